@@ -1,0 +1,99 @@
+"""Helpers for the chapters: the run banner, the closing timing line, and the table of contents."""
+
+from __future__ import annotations
+
+import platform
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+from .device import default_device
+from .profiles import current_profile
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+class Chapter:
+    """Start a chapter's clock; ``chapter.finish()`` prints the time it took and its profile."""
+
+    def __init__(self, title: str) -> None:
+        self.title = title
+        self.profile = current_profile()
+        self.start = time.perf_counter()
+
+    def banner(self) -> str:
+        return (f"{self.title}: profile '{self.profile}', device {default_device()}, "
+                f"torch {torch.__version__}, Python {platform.python_version()}")
+
+    def elapsed(self) -> float:
+        return time.perf_counter() - self.start
+
+    def finish(self) -> str:
+        line = (f"This chapter ran in {self.elapsed():.1f} s in the '{self.profile}' profile "
+                f"(results cached on disk are loaded, not recomputed).")
+        print(line)
+        return line
+
+
+def toc_chapters(toc: Path = ROOT / "_toc.yml") -> list[Path]:
+    """The chapter files listed in ``_toc.yml`` (root and every part), in order, as ``.md`` paths."""
+    import yaml
+
+    spec = yaml.safe_load(toc.read_text())
+    files = [spec["root"]]
+
+    def walk(node):
+        for key in ("parts", "chapters", "sections"):
+            for child in node.get(key, []) or []:
+                if "file" in child:
+                    files.append(child["file"])
+                walk(child)
+
+    walk(spec)
+    return [toc.parent / f"{f}.md" if not f.endswith(".md") else toc.parent / f for f in files]
+
+
+def notebook_chapters(toc: Path = ROOT / "_toc.yml") -> list[Path]:
+    """The chapters of ``_toc.yml`` that are notebooks (they carry a jupytext header)."""
+    return [p for p in toc_chapters(toc) if p.read_text().lstrip().startswith("---")
+            and "jupytext:" in p.read_text().split("---")[1]]
+
+
+def main(argv: list[str]) -> None:
+    """``python -m afm.book notebooks OUT``: write each notebook chapter as ``OUT/<name>.ipynb``."""
+    if len(argv) != 2 or argv[0] != "notebooks":
+        sys.exit("usage: python -m afm.book notebooks OUTDIR")
+    import jupytext
+
+    out = Path(argv[1])
+    out.mkdir(parents=True, exist_ok=True)
+    for stale in out.glob("*.ipynb"):
+        stale.unlink()
+    for chapter in notebook_chapters():
+        nb = jupytext.read(chapter)
+        jupytext.write(nb, out / f"{chapter.stem}.ipynb")
+        print(out / f"{chapter.stem}.ipynb")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
+
+
+def show_source(obj) -> "IPython.display.Code":
+    """The source of an ``afm`` function or class, highlighted: chapters show the code that runs."""
+    import inspect
+
+    from IPython.display import Code
+
+    return Code(inspect.getsource(obj), language="python")
+
+
+def glue(name: str, value, display: bool = False):
+    """``myst_nb.glue`` with NumPy scalars turned into Python numbers, for ``{glue:text}`` formats."""
+    from myst_nb import glue as _glue
+
+    if hasattr(value, "item") and getattr(value, "ndim", 1) == 0:
+        value = value.item()
+    return _glue(name, value, display=display)

@@ -1,0 +1,94 @@
+"""An on-disk result cache keyed on an experiment's configuration and on ``afm``'s source.
+
+Jupyter's own cache does not notice changes in ``afm``; this one does: the key
+is a SHA-256 of the JSON configuration *and* of every ``.py`` file of the
+package, so editing the training loop recomputes every result, while
+re-executing a chapter with unchanged code loads results in milliseconds.
+Writes are atomic (a temporary file, then ``os.replace``), so an interrupted
+run never leaves a half-written result. ``AFM_RECOMPUTE=1`` ignores the cache.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import torch
+
+from .data import cache_dir
+
+T = TypeVar("T")
+PACKAGE_DIR = Path(__file__).resolve().parent
+
+
+@functools.lru_cache(maxsize=1)
+def source_hash() -> str:
+    """SHA-256 over the relative path and bytes of every ``.py`` file in ``afm``."""
+    digest = hashlib.sha256()
+    for path in sorted(PACKAGE_DIR.rglob("*.py")):
+        digest.update(str(path.relative_to(PACKAGE_DIR)).encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def config_key(kind: str, config: dict[str, Any]) -> str:
+    """The cache key of one result: ``kind``, the canonical JSON of ``config``, the source hash."""
+    try:
+        text = json.dumps(config, sort_keys=True, separators=(",", ":"))
+    except TypeError as err:
+        raise TypeError(f"cache config for {kind!r} must be JSON-serialisable: {err}") from err
+    return hashlib.sha256(f"{kind}\n{text}\n{source_hash()}".encode()).hexdigest()[:32]
+
+
+def results_dir() -> Path:
+    path = cache_dir() / "results"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def result_path(kind: str, config: dict[str, Any]) -> Path:
+    return results_dir() / kind / f"{config_key(kind, config)}.pt"
+
+
+def atomic_save(obj: Any, path: Path) -> None:
+    """``torch.save`` to a temporary file in ``path``'s folder, then rename it into place."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            torch.save(obj, f)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def cached(kind: str, config: dict[str, Any], compute: Callable[[], T]) -> T:
+    """Load the result of ``compute()`` for ``(kind, config)`` from disk, or compute and store it.
+
+    Example:
+        >>> cached("demo", {"n": 3}, lambda: {"square": 9})
+        {'square': 9}
+    """
+    path = result_path(kind, config)
+    if path.exists() and os.environ.get("AFM_RECOMPUTE", "") != "1":
+        try:
+            return torch.load(path, weights_only=False)
+        except Exception:  # a corrupt entry (e.g. a full disk): recompute it
+            path.unlink(missing_ok=True)
+    result = compute()
+    atomic_save(result, path)
+    json_path = path.with_suffix(".json")
+    if not json_path.exists():
+        json_path.write_text(json.dumps({"kind": kind, "config": config}, sort_keys=True, indent=1))
+    return result
+
+
+def is_cached(kind: str, config: dict[str, Any]) -> bool:
+    return result_path(kind, config).exists()

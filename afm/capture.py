@@ -1,0 +1,96 @@
+"""Activation capture with forward hooks."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+import torch
+from torch import nn
+
+from .device import to_device
+
+
+def capture_activations(model: nn.Module, data: Iterable, names: Sequence[str] | None = None,
+                        reduce_spatial: bool = True) -> dict[str, torch.Tensor]:
+    """The outputs of the modules ``names`` over every batch of ``data``.
+
+    Args:
+        model: any ``nn.Module``; it is run in eval mode without gradients.
+        data: an iterable of ``(x, y)`` batches (a DataLoader or a list of tuples).
+        names: module names (see ``model.named_modules()``); by default
+            ``model.excitatory_names()`` when the model has it.
+        reduce_spatial: average 4-D ``(B, C, H, W)`` outputs over ``H, W``.
+
+    Returns:
+        ``{name: (num_samples, N)}`` on the CPU.
+    """
+    if names is None:
+        if not hasattr(model, "excitatory_names"):
+            raise ValueError(f"{type(model).__name__} has no excitatory_names(): pass names=[...]")
+        names = model.excitatory_names()
+    modules = dict(model.named_modules())
+    unknown = [n for n in names if n not in modules]
+    if unknown:
+        raise ValueError(f"unknown module names {unknown}; valid names include "
+                         f"{[n for n in modules if n][:20]}")
+    store: dict[str, list[torch.Tensor]] = {n: [] for n in names}
+
+    def hook(name):
+        def fn(_module, _inputs, output):
+            out = output.detach()
+            if reduce_spatial and out.dim() == 4:
+                out = out.mean(dim=(2, 3))
+            store[name].append(out.flatten(1).cpu())
+        return fn
+
+    handles = [modules[n].register_forward_hook(hook(n)) for n in names]
+    was_training = model.training
+    model.eval()
+    device = next(model.parameters()).device
+    try:
+        with torch.no_grad():
+            for x, _ in data:
+                model(to_device(x, device))
+    finally:
+        for h in handles:
+            h.remove()
+        model.train(was_training)
+    return {n: torch.cat(v) for n, v in store.items()}
+
+
+def capture_gradients(model: nn.Module, x: torch.Tensor, y: torch.Tensor,
+                      regularisers=(), names: Sequence[str] | None = None) -> dict[str, torch.Tensor]:
+    """``∂L/∂h`` for the outputs ``h`` of the modules ``names`` on one batch.
+
+    ``L`` is the cross-entropy of ``model(x)`` against ``y`` plus every
+    regulariser (so Eq. 9 with :class:`afm.regularisers.Forgetting`). The model
+    runs in eval mode; its parameters' ``.grad`` are left untouched.
+
+    Returns:
+        ``{name: (B, N)}`` gradients on the CPU (4-D outputs averaged over ``H, W``).
+    """
+    if names is None:
+        names = model.excitatory_names()
+    modules = dict(model.named_modules())
+    outputs: dict[str, torch.Tensor] = {}
+
+    def hook(name):
+        def fn(_module, _inputs, output):
+            outputs[name] = output
+        return fn
+
+    handles = [modules[n].register_forward_hook(hook(n)) for n in names]
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.enable_grad():
+            logits = model(x)
+            loss = torch.nn.functional.cross_entropy(logits, y)
+            loss = loss + sum((r(model) for r in regularisers), torch.zeros(()))
+            grads = torch.autograd.grad(loss, [outputs[n] for n in names])
+    finally:
+        for h in handles:
+            h.remove()
+        model.train(was_training)
+    return {n: (g.mean(dim=(2, 3)) if g.dim() == 4 else g).detach().cpu()
+            for n, g in zip(names, grads)}

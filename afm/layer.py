@@ -1,0 +1,121 @@
+"""The plug-and-play forgetting layer (P&PF), Eq. (3)-(5).
+
+A forgetting layer sits between two layers of excitatory neurons. For each
+excitatory neuron ``i`` it keeps one inhibitory neuron, the *neural switch*
+``σ_i``, computed from the excitatory activations ``h``:
+
+* Eq. (4):  ``σ = δ(ρ · h W_f)``  with ``δ`` the logistic sigmoid;
+* Eq. (3):  ``h' = h ⊙ σ``        (forgetting without shortcut);
+* Eq. (5):  ``h'' = h + h ⊙ σ``   (with the shortcut, the default).
+
+σ near 0 closes the switch: the excitatory neuron is forgotten.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import torch
+from torch import nn
+
+#: The readings of ``W_f`` that :class:`ForgettingLayer` implements.
+GATES = ("dense", "diagonal", "static")
+
+
+class ForgettingLayer(nn.Module):
+    """Eq. (3)-(5): a layer of inhibitory neurons gating ``num_features`` excitatory ones.
+
+    Args:
+        num_features: ``N``, the number of excitatory neurons (units, or channels
+            of a convolutional feature map).
+        rho: ``ρ > 0``, the steepness of the forgetting function (Eq. 4).
+        shortcut: ``True`` returns ``h + h ⊙ σ`` (Eq. 5), ``False`` ``h ⊙ σ`` (Eq. 3).
+        gate: how ``W_f`` is read (see ``EQUATIONS.md``):
+            ``"dense"``: ``σ = δ(ρ (h W_f + b))`` with ``W_f`` N×N;
+            ``"diagonal"``: ``σ_i = δ(ρ (w_i h_i + b_i))``;
+            ``"static"``: ``σ_i = δ(ρ w_i)``, independent of the input.
+
+    All gate parameters start at zero, so every switch is half open (σ = 0.5)
+    before learning.
+
+    Shapes:
+        ``forward`` takes ``(B, N)`` or ``(B, N, H, W)`` and returns the same shape.
+        For 4-D input the gate is per channel, computed from the spatial mean of
+        ``h`` and broadcast over ``H, W``.
+
+    After each forward the layer keeps, for the losses of Eq. (6) and (8):
+        ``gate``: σ, shape ``(B, N)``;
+        ``excitation``: the ``h`` that entered, ``(B, N)`` (spatially averaged for 4-D).
+
+    Example:
+        >>> layer = ForgettingLayer(4)
+        >>> out = layer(torch.ones(2, 4))
+        >>> out.shape, layer.gate.shape, float(layer.gate[0, 0])
+        (torch.Size([2, 4]), torch.Size([2, 4]), 0.5)
+    """
+
+    gate: torch.Tensor | None
+    excitation: torch.Tensor | None
+
+    def __init__(self, num_features: int, rho: float = 1.0, shortcut: bool = True,
+                 gate: str = "dense") -> None:
+        super().__init__()
+        if not isinstance(num_features, int) or num_features < 1:
+            raise ValueError(f"num_features must be a positive int, got {num_features!r}")
+        if not rho > 0:  # also rejects NaN
+            raise ValueError(f"rho must be > 0 (the steepness ρ of Eq. 4), got {rho!r}")
+        if gate not in GATES:
+            raise ValueError(f"unknown gate {gate!r}: expected one of {', '.join(map(repr, GATES))}")
+        self.num_features = num_features
+        self.rho = float(rho)
+        self.shortcut = bool(shortcut)
+        self.gate_mode = gate
+        if gate == "dense":
+            self.weight = nn.Parameter(torch.zeros(num_features, num_features))
+        else:
+            self.weight = nn.Parameter(torch.zeros(num_features))
+        self.bias = None if gate == "static" else nn.Parameter(torch.zeros(num_features))
+        self.gate = None
+        self.excitation = None
+
+    def extra_repr(self) -> str:
+        return (f"{self.num_features}, rho={self.rho}, shortcut={self.shortcut}, "
+                f"gate={self.gate_mode!r}")
+
+    def switches(self, h: torch.Tensor) -> torch.Tensor:
+        """Eq. (4): the neural switches ``σ = δ(ρ · h W_f)``; ``(B, N) -> (B, N)``."""
+        if self.gate_mode == "dense":
+            z = torch.addmm(self.bias, h, self.weight)  # h W_f + b in one kernel
+        elif self.gate_mode == "diagonal":
+            z = torch.addcmul(self.bias, h, self.weight)
+        else:
+            z = self.weight.expand(h.shape[0], -1)
+        return torch.sigmoid(z if self.rho == 1.0 else self.rho * z)
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        """Eq. (3) or (5): ``h ⊙ σ`` or ``h + h ⊙ σ``; ``(B, N[, H, W])`` in and out."""
+        self._check_input(h)
+        pooled = h if h.dim() == 2 else h.mean(dim=(2, 3))
+        sigma = self.switches(pooled)
+        self.gate, self.excitation = sigma, pooled
+        s = sigma if h.dim() == 2 else sigma[:, :, None, None]
+        return torch.addcmul(h, h, s) if self.shortcut else h * s  # h + h ⊙ σ, or h ⊙ σ
+
+    def _check_input(self, h: torch.Tensor) -> None:
+        if not isinstance(h, torch.Tensor):
+            raise TypeError(f"ForgettingLayer expects a torch.Tensor, got {type(h).__name__}")
+        if h.dim() not in (2, 4):
+            raise ValueError(
+                f"ForgettingLayer expects a 2-D (B, N) or 4-D (B, N, H, W) input, "
+                f"got {h.dim()}-D with shape {tuple(h.shape)}")
+        if h.shape[1] != self.num_features:
+            raise ValueError(
+                f"ForgettingLayer expects num_features={self.num_features} in dim 1, "
+                f"got {h.shape[1]} (input shape {tuple(h.shape)})")
+
+
+def forgetting_layers(model: nn.Module) -> Iterator[tuple[str, ForgettingLayer]]:
+    """Every :class:`ForgettingLayer` in ``model``, with its module name, in order."""
+    for name, module in model.named_modules():
+        if isinstance(module, ForgettingLayer):
+            yield name, module

@@ -1,0 +1,167 @@
+"""The regulation strategies of the forgetting layer, Eq. (6)-(9).
+
+* ERS, the *external* regulation strategy: the inhibition loss, Eq. (6).
+* IRS, the *internal* regulation strategy: the lateral-inhibition loss, Eq. (8).
+* Eq. (9): ``L = L_task + λ · L_inh + β · L_lat``; :func:`forgetting_loss`
+  returns the last two terms for every forgetting layer of a model.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+from .layer import forgetting_layers
+
+#: Readings of Eq. (8): the paper's asymmetric ``(1-σ_i) σ_j`` and the symmetric ``1 - σ_i σ_j``.
+LATERAL_READINGS = ("asymmetric", "symmetric")
+
+
+def _check_pairs(excitations: Sequence[torch.Tensor], gates: Sequence[torch.Tensor]) -> None:
+    if len(excitations) != len(gates):
+        raise ValueError(f"need one excitation tensor per gate tensor, got "
+                         f"{len(excitations)} excitations and {len(gates)} gates")
+    for l, (h, s) in enumerate(zip(excitations, gates)):
+        if h.shape != s.shape or h.dim() != 2:
+            raise ValueError(f"layer {l}: excitation and gate must both be (B, N_l), got "
+                             f"{tuple(h.shape)} and {tuple(s.shape)}")
+
+
+def _check_gates(gates: Sequence[torch.Tensor]) -> None:
+    if len(gates) == 0:
+        raise ValueError("need at least one (B, N_l) gate tensor, got an empty sequence")
+    batch = gates[0].shape[0] if gates[0].dim() == 2 else None
+    for l, s in enumerate(gates):
+        if s.dim() != 2 or s.shape[0] != batch:
+            raise ValueError(f"gate {l}: expected shape (B={batch}, N_l), got {tuple(s.shape)}")
+
+
+def inhibition_loss(gates: Sequence[torch.Tensor]) -> torch.Tensor:
+    """Eq. (6), ERS: ``Σ_l Σ_i (1-σ_il) σ_il / Σ_l Σ_i (1-σ_il)``, per sample, mean over the batch.
+
+    The ratio is the mean of σ weighted by ``1-σ``; minimising it closes the
+    switches. Where every switch is fully open (σ = 1, the denominator is 0)
+    the value is the limit, 1, so the loss is finite for every σ in [0, 1].
+
+    Args:
+        gates: one ``(B, N_l)`` tensor of σ per forgetting layer.
+
+    Returns:
+        A scalar tensor in [0, 1].
+
+    Example:
+        >>> float(inhibition_loss([torch.tensor([[0.5, 0.5]])]))
+        0.5
+    """
+    _check_gates(gates)
+    return _Inhibition.apply(torch.cat(list(gates), dim=1))
+
+
+class _Inhibition(torch.autograd.Function):
+    """Eq. (6) on the switches of all layers side by side, ``(B, Σ N_l)``, with its gradient
+    written out (fewer kernels than autograd's): ``∂L/∂σ_i = (1 - 2σ_i + L) / Σ_k (1-σ_k)``."""
+
+    @staticmethod
+    def forward(ctx, s: torch.Tensor) -> torch.Tensor:
+        u = 1 - s
+        numerator, denominator = (u * s).sum(1), u.sum(1)
+        open_everywhere = denominator <= 0
+        safe = torch.where(open_everywhere, torch.ones_like(denominator), denominator)
+        ratio = torch.where(open_everywhere, torch.ones_like(safe), numerator / safe)
+        ctx.save_for_backward(s, ratio, safe, open_everywhere)
+        return ratio.mean()
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:
+        s, ratio, safe, open_everywhere = ctx.saved_tensors
+        coef = torch.where(open_everywhere, torch.zeros_like(safe), grad / (s.shape[0] * safe))
+        return (1 - 2 * s + ratio[:, None]) * coef[:, None]
+
+
+class _Lateral(torch.autograd.Function):
+    """Eq. (8) per sample for one layer, ``(B, N), (B, N) -> (B,)``, in O(N), with its gradient
+    written out: for ``a = h ⊙ (1-σ)``, ``b = h ⊙ σ``, ``∂L/∂a_i = Σb - b_i``, ``∂L/∂b_j = Σa - a_j``."""
+
+    @staticmethod
+    def forward(ctx, h: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
+        b = h * s
+        a = h - b
+        sum_a, sum_b = a.sum(1, keepdim=True), b.sum(1, keepdim=True)
+        ctx.save_for_backward(h, s, a, b, sum_a, sum_b)
+        return (sum_a * sum_b).squeeze(1) - (a * b).sum(1)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):
+        h, s, a, b, sum_a, sum_b = ctx.saved_tensors
+        g = grad[:, None]
+        grad_a, grad_b = (sum_b - b) * g, (sum_a - a) * g
+        grad_h = grad_a + (grad_b - grad_a) * s  # ∂a/∂h = 1-σ, ∂b/∂h = σ
+        grad_s = (grad_b - grad_a) * h          # ∂a/∂σ = -h, ∂b/∂σ = h
+        return grad_h, grad_s
+
+
+def lateral_inhibition_loss(excitations: Sequence[torch.Tensor], gates: Sequence[torch.Tensor],
+                            reading: str = "asymmetric") -> torch.Tensor:
+    """Eq. (8), IRS: ``Σ_l Σ_i Σ_{j≠i} h_il h_jl (1-σ_il) σ_jl``, per sample, mean over the batch.
+
+    Computed in O(N) per sample with ``a = h ⊙ (1-σ)``, ``b = h ⊙ σ``:
+    ``Σ_{i≠j} a_i b_j = (Σ_i a_i)(Σ_j b_j) - Σ_i a_i b_i``.
+
+    ``reading="symmetric"`` uses ``1 - σ_i σ_j`` instead of ``(1-σ_i) σ_j``
+    (the alternative discussed in "Reading the equations"), also in O(N):
+    ``[(Σh)² - Σh²] - [(Σhσ)² - Σ(hσ)²]``.
+
+    Args:
+        excitations: one ``(B, N_l)`` tensor of ``h`` per forgetting layer.
+        gates: one ``(B, N_l)`` tensor of σ per forgetting layer.
+        reading: ``"asymmetric"`` (the paper's Eq. 8, default) or ``"symmetric"``.
+
+    Returns:
+        A scalar tensor.
+
+    Example:
+        >>> h, s = torch.tensor([[1.0, 2.0]]), torch.tensor([[0.5, 0.5]])
+        >>> float(lateral_inhibition_loss([h], [s]))  # 2 · (1·2·0.25)
+        1.0
+    """
+    if reading not in LATERAL_READINGS:
+        raise ValueError(f"unknown reading {reading!r}: expected one of {LATERAL_READINGS}")
+    _check_gates(gates)
+    _check_pairs(excitations, gates)
+    total = 0
+    for h, s in zip(excitations, gates):
+        if reading == "asymmetric":
+            total = total + _Lateral.apply(h, s)
+        else:
+            hs = h * s
+            total = total + (h.sum(1) ** 2 - (h * h).sum(1)) - (hs.sum(1) ** 2 - (hs * hs).sum(1))
+    return total.mean()
+
+
+def forgetting_loss(model: nn.Module, lam: float, beta: float,
+                    reading: str = "asymmetric") -> torch.Tensor:
+    """Eq. (9) minus the task loss: ``λ · L_inh + β · L_lat`` over every forgetting layer.
+
+    Uses the gates and excitations each :class:`~afm.ForgettingLayer` of ``model``
+    kept from its last forward, so call it right after ``model(x)``.
+
+    Example:
+        >>> from afm import ForgettingLayer
+        >>> model = torch.nn.Sequential(torch.nn.Linear(3, 4), ForgettingLayer(4))
+        >>> _ = model(torch.randn(8, 3))
+        >>> forgetting_loss(model, lam=1.0, beta=0.0).item()  # σ = 0.5 before learning
+        0.5
+    """
+    layers = [layer for _, layer in forgetting_layers(model)]
+    if not layers:
+        raise ValueError(f"{type(model).__name__} has no ForgettingLayer: "
+                         f"insert afm.ForgettingLayer modules, or drop forgetting_loss")
+    if any(layer.gate is None for layer in layers):
+        raise RuntimeError("forgetting_loss needs the gates of a forward pass: call model(x) first")
+    gates = [layer.gate for layer in layers]
+    loss = lam * inhibition_loss(gates) if lam else gates[0].new_zeros(())
+    if beta:
+        loss = loss + beta * lateral_inhibition_loss([l.excitation for l in layers], gates, reading)
+    return loss

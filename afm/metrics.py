@@ -1,0 +1,67 @@
+"""Measurements of a trained network: sparsity, Eq. (1), and accuracy."""
+
+from __future__ import annotations
+
+import torch
+
+
+def activation_frequency(activations: torch.Tensor, threshold: float = 0.0) -> torch.Tensor:
+    """``r_i``: the fraction of samples whose activation of neuron ``i`` exceeds ``threshold``.
+
+    ``(num_samples, N) -> (N,)``.
+    """
+    _check_activations(activations)
+    return (activations > threshold).double().mean(dim=0)
+
+
+def sparsity(activations: torch.Tensor, threshold: float = 0.0) -> float:
+    """Eq. (1), population sparseness (Treves-Rolls; Vinje & Gallant 2000).
+
+    ``S = (1 - (Σ_i r_i / N)² / (Σ_i r_i² / N)) / (1 - 1/N)`` with ``r_i`` the
+    fraction of samples on which neuron ``i`` is active (activation > ``threshold``).
+    ``S = 0`` when all neurons are equally often active, ``S → 1`` when one
+    neuron carries all activity. A layer that is never active at all has no
+    activity to spread, and counts as fully sparse, ``S = 1``.
+
+    Args:
+        activations: ``(num_samples, N)`` activations of one layer, ``N >= 2``.
+        threshold: a neuron is active when its activation exceeds this.
+
+    Returns:
+        A float in [0, 1].
+
+    Example:
+        >>> sparsity(torch.tensor([[1.0, 0.0], [1.0, 0.0]]))  # one neuron does all
+        1.0
+        >>> sparsity(torch.ones(5, 3))  # every neuron always active
+        0.0
+    """
+    r = activation_frequency(activations, threshold)
+    n = r.numel()
+    if n < 2:
+        raise ValueError(f"sparsity needs at least 2 neurons (N >= 2), got N={n}")
+    mean_sq = float((r * r).mean())
+    if mean_sq == 0.0:
+        return 1.0
+    a = float(r.mean()) ** 2 / mean_sq
+    return float(min(1.0, max(0.0, (1.0 - a) / (1.0 - 1.0 / n))))
+
+
+def _check_activations(activations: torch.Tensor) -> None:
+    if not isinstance(activations, torch.Tensor):
+        raise TypeError(f"expected a torch.Tensor of activations, got {type(activations).__name__}")
+    if activations.dim() != 2:
+        raise ValueError(f"expected activations of shape (num_samples, N), got {tuple(activations.shape)}"
+                         f"; flatten or average other dimensions first")
+    if activations.shape[0] == 0:
+        raise ValueError("expected at least one sample of activations, got 0")
+    if torch.isnan(activations).any():
+        raise ValueError("activations contain NaN: check the model's forward pass and inputs")
+
+
+def accuracy(logits: torch.Tensor, labels: torch.Tensor) -> float:
+    """The fraction of rows of ``logits`` ``(B, C)`` whose arg-max equals ``labels`` ``(B,)``."""
+    if logits.dim() != 2 or labels.shape != logits.shape[:1]:
+        raise ValueError(f"expected logits (B, C) and labels (B,), got {tuple(logits.shape)} "
+                         f"and {tuple(labels.shape)}")
+    return float((logits.argmax(dim=1) == labels).double().mean())

@@ -1,0 +1,191 @@
+"""The one training loop of every experiment in the book.
+
+``train(model, data, config, regularisers)`` minimises
+``task loss + Σ regulariser(model)`` (Eq. 9 when the regulariser is
+:class:`afm.regularisers.Forgetting`), seeded, on CUDA when present, with a
+progress bar and a per-epoch history of losses, accuracies and gate states.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import asdict, dataclass, field
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.utils.data import TensorDataset
+from tqdm import tqdm
+
+from .device import default_device, to_device
+from .layer import forgetting_layers
+
+OPTIMIZERS = ("sgd", "adam")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything the loop needs besides the model, the data and the regularisers."""
+
+    epochs: int = 5
+    batch_size: int = 128
+    lr: float = 0.05
+    optimizer: str = "sgd"
+    momentum: float = 0.9
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"unknown optimizer {self.optimizer!r}: expected one of {OPTIMIZERS}")
+        if self.epochs < 0 or self.batch_size < 1 or not self.lr > 0:
+            raise ValueError(f"need epochs >= 0, batch_size >= 1, lr > 0; got {asdict(self)}")
+
+
+@dataclass
+class History:
+    """Per-epoch record of one training run (index 0 of ``gates`` is before training)."""
+
+    loss: list[float] = field(default_factory=list)        # mean task loss per epoch
+    reg: list[float] = field(default_factory=list)         # mean regulariser total per epoch
+    train_acc: list[float] = field(default_factory=list)   # accuracy on the batches seen
+    eval_acc: list[float] = field(default_factory=list)    # accuracy on eval_data per epoch
+    batch_loss: list[float] = field(default_factory=list)  # task loss of every step
+    gates: dict[str, list[torch.Tensor]] = field(default_factory=dict)  # name -> [(N,) mean σ]
+    seconds: float = 0.0
+
+
+def as_tensors(data: TensorDataset | tuple[torch.Tensor, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(x, y)`` from a ``TensorDataset`` or a pair, checked: same length, float x, integer y, no NaN."""
+    tensors = data.tensors if isinstance(data, TensorDataset) else data
+    if not (isinstance(tensors, (tuple, list)) and len(tensors) == 2):
+        raise TypeError("expected a TensorDataset(x, y) or a pair (x, y) of tensors, got "
+                        f"{type(data).__name__}")
+    x, y = tensors
+    if x.shape[0] != y.shape[0]:
+        raise ValueError(f"x and y differ in length: {x.shape[0]} vs {y.shape[0]}")
+    if not x.is_floating_point() or y.dtype != torch.long:
+        raise TypeError(f"expected float inputs and int64 labels, got {x.dtype} and {y.dtype}")
+    if torch.isnan(x).any():
+        raise ValueError("inputs contain NaN: clean the data before training")
+    return x, y
+
+
+def batches(x: torch.Tensor, y: torch.Tensor, batch_size: int, shuffle: bool = False,
+            generator: torch.Generator | None = None) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """Mini-batches by slicing in-memory tensors (much faster than a per-sample DataLoader)."""
+    n = x.shape[0]
+    order = torch.randperm(n, generator=generator) if shuffle else None
+    for start in range(0, n, batch_size):
+        if order is None:
+            yield x[start:start + batch_size], y[start:start + batch_size]
+        else:
+            idx = order[start:start + batch_size]
+            yield x[idx], y[idx]
+
+
+def loader(data, batch_size: int = 1000) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """A re-iterable list of ``(x, y)`` batches of ``data``, in order."""
+    return list(batches(*as_tensors(data), batch_size))
+
+
+def evaluate(model: nn.Module, data, batch_size: int = 1000) -> float:
+    """Accuracy of ``model`` on ``data`` (a TensorDataset or ``(x, y)``), in eval mode."""
+    x, y = as_tensors(data)
+    device = next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    correct = 0
+    with torch.no_grad():
+        for xb, yb in batches(x, y, batch_size):
+            correct += int((model(to_device(xb, device)).argmax(1).cpu() == yb).sum())
+    model.train(was_training)
+    return correct / max(1, x.shape[0])
+
+
+def make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
+    if config.optimizer == "sgd":
+        return torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum)
+    return torch.optim.Adam(model.parameters(), lr=config.lr)
+
+
+def _progress_enabled(progress: bool | None) -> bool:
+    return os.environ.get("AFM_PROGRESS", "1") != "0" if progress is None else progress
+
+
+def train(model: nn.Module, data, config: TrainConfig = TrainConfig(),
+          regularisers: Sequence[Callable[[nn.Module], torch.Tensor]] = (),
+          eval_data=None, device: torch.device | None = None, progress: bool | None = None,
+          desc: str = "train") -> History:
+    """Train ``model`` in place on ``data`` and return its :class:`History`.
+
+    Args:
+        model: any classifier ``(B, ...) -> (B, C)`` logits.
+        data: a ``TensorDataset(x, y)`` or a pair ``(x, y)``.
+        config: epochs, batch size, optimizer, learning rate, seed (shuffling).
+        regularisers: callables ``reg(model) -> scalar`` added to the cross-entropy,
+            e.g. ``[afm.regularisers.Forgetting(lam=1.0, beta=1e-4)]`` for Eq. (9).
+        eval_data: evaluated after every epoch into ``history.eval_acc``.
+        device: default :func:`afm.device.default_device` (``AFM_DEVICE`` overrides).
+        progress: a tqdm bar (default on; ``AFM_PROGRESS=0`` turns it off).
+
+    Raises:
+        FloatingPointError: when the loss becomes NaN or infinite, naming the step.
+    """
+    x, y = as_tensors(data)
+    device = default_device() if device is None else device
+    # Closed switches make tiny products; denormal floats would slow the CPU ~20x.
+    torch.set_flush_denormal(True)
+    model.to(device)
+    optimizer = make_optimizer(model, config)
+    generator = torch.Generator().manual_seed(config.seed)
+    layers = list(forgetting_layers(model))
+    history = History(gates={name: [] for name, _ in layers})
+    if layers:  # the switches before learning
+        model.eval()
+        with torch.no_grad():
+            model(to_device(x[: config.batch_size], device))
+        model.train()
+        for name, layer in layers:
+            history.gates[name].append(layer.gate.mean(0).cpu())
+    start = time.perf_counter()
+    bar = tqdm(range(config.epochs), desc=desc, disable=not _progress_enabled(progress),
+               leave=False, mininterval=1.0)
+    for epoch in bar:
+        model.train()
+        sums = {"loss": 0.0, "reg": 0.0, "correct": 0, "n": 0}
+        gate_sums = {name: 0.0 for name, _ in layers}
+        for step, (xb, yb) in enumerate(batches(x, y, config.batch_size, True, generator)):
+            xb, yb = to_device(xb, device), to_device(yb, device)
+            logits = model(xb)
+            task = F.cross_entropy(logits, yb)
+            reg = sum((r(model) for r in regularisers), torch.zeros((), device=device))
+            loss = task + reg
+            if not torch.isfinite(loss):
+                raise FloatingPointError(
+                    f"{desc}: the loss became {loss.item()} at epoch {epoch}, step {step} "
+                    f"(task {task.item():.4g}, regularisers {reg.item():.4g}); lower the learning "
+                    f"rate (lr={config.lr}) or the regulariser strengths")
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            b, task_value = yb.shape[0], task.item()
+            history.batch_loss.append(task_value)
+            sums["loss"] += task_value * b
+            sums["reg"] += reg.item() * b
+            sums["correct"] += int((logits.argmax(1) == yb).sum())
+            sums["n"] += b
+            for name, layer in layers:
+                gate_sums[name] = gate_sums[name] + layer.gate.detach().sum(0)
+        n = max(1, sums["n"])
+        history.loss.append(sums["loss"] / n)
+        history.reg.append(sums["reg"] / n)
+        history.train_acc.append(sums["correct"] / n)
+        for name, _ in layers:
+            history.gates[name].append((gate_sums[name] / n).cpu())
+        if eval_data is not None:
+            history.eval_acc.append(evaluate(model, eval_data))
+        bar.set_postfix(loss=f"{history.loss[-1]:.3f}", acc=f"{history.train_acc[-1]:.3f}")
+    history.seconds = time.perf_counter() - start
+    return history

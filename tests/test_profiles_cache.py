@@ -1,0 +1,92 @@
+"""Profiles (AFM_PROFILE) and the result cache keyed on configuration and source."""
+
+import os
+
+import pytest
+import torch
+
+from afm import cache as cache_mod
+from afm.profiles import by_profile, check_profile, current_profile
+
+
+def test_profile_switch(monkeypatch):
+    monkeypatch.delenv("AFM_PROFILE", raising=False)
+    assert current_profile() == "book"
+    for name in ("smoke", "book", "paper"):
+        monkeypatch.setenv("AFM_PROFILE", name)
+        assert current_profile() == name
+    assert by_profile("paper", smoke=1, book=2, paper=3) == 3
+    monkeypatch.setenv("AFM_PROFILE", "fast")
+    with pytest.raises(ValueError, match="unknown profile 'fast': valid profiles are smoke, book, paper"):
+        current_profile()
+    with pytest.raises(ValueError, match="valid profiles"):
+        check_profile("Book")
+
+
+@pytest.fixture
+def tmp_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("AFM_CACHE_DIR", str(tmp_path))
+    monkeypatch.delenv("AFM_RECOMPUTE", raising=False)
+    return tmp_path
+
+
+def test_cache_computes_once(tmp_cache):
+    calls = []
+
+    def compute():
+        calls.append(1)
+        return {"value": torch.arange(3)}
+
+    first = cache_mod.cached("unit", {"a": 1}, compute)
+    second = cache_mod.cached("unit", {"a": 1}, compute)
+    assert len(calls) == 1
+    assert torch.equal(first["value"], second["value"])
+    cache_mod.cached("unit", {"a": 2}, compute)
+    assert len(calls) == 2
+    assert cache_mod.is_cached("unit", {"a": 1})
+    # no temporary files are left behind by the atomic write
+    assert not [p for p in (tmp_cache / "results" / "unit").iterdir() if p.name.endswith(".tmp")]
+
+
+def test_cache_key_depends_on_config_and_source(tmp_cache, monkeypatch):
+    k1 = cache_mod.config_key("unit", {"a": 1, "b": [1, 2]})
+    assert k1 == cache_mod.config_key("unit", {"b": [1, 2], "a": 1})  # order-free
+    assert k1 != cache_mod.config_key("unit", {"a": 1, "b": [2, 1]})
+    assert k1 != cache_mod.config_key("other", {"a": 1, "b": [1, 2]})
+    monkeypatch.setattr(cache_mod, "source_hash", lambda: "edited afm source")
+    assert k1 != cache_mod.config_key("unit", {"a": 1, "b": [1, 2]})
+
+
+def test_source_hash_covers_the_package():
+    digest = cache_mod.source_hash()
+    assert len(digest) == 64
+    assert (cache_mod.PACKAGE_DIR / "layer.py").exists()
+
+
+def test_corrupt_cache_entry_is_recomputed(tmp_cache):
+    cache_mod.cached("unit", {"c": 1}, lambda: 1)
+    path = cache_mod.result_path("unit", {"c": 1})
+    path.write_bytes(b"not a torch file")
+    assert cache_mod.cached("unit", {"c": 1}, lambda: 2) == 2
+
+
+def test_recompute_env(tmp_cache, monkeypatch):
+    cache_mod.cached("unit", {"d": 1}, lambda: 1)
+    monkeypatch.setenv("AFM_RECOMPUTE", "1")
+    assert cache_mod.cached("unit", {"d": 1}, lambda: 2) == 2
+
+
+def test_unserialisable_config(tmp_cache):
+    with pytest.raises(TypeError, match="JSON-serialisable"):
+        cache_mod.cached("unit", {"f": object()}, lambda: 1)
+
+
+def test_atomic_save_leaves_no_partial_file_on_error(tmp_path):
+    class Boom:
+        def __reduce__(self):
+            raise RuntimeError("boom")
+
+    target = tmp_path / "x.pt"
+    with pytest.raises(RuntimeError):
+        cache_mod.atomic_save(Boom(), target)
+    assert not target.exists() and os.listdir(tmp_path) == []
