@@ -54,7 +54,7 @@ test:
 	$(MAKE) html PROFILE=$(PROFILE)
 
 benchmark:
-	$(PYTHON) benchmarks/run.py
+	$(PYTHON) benchmarks/run.py --chapters
 
 clean:
 	rm -rf _build _notebooks

@@ -171,7 +171,7 @@ def data_sources(name: str) -> list[Path]:
 
     ``AFM_DATA_DIR/<folder>`` (if the variable is set), then Debian's
     Fashion-MNIST folder (Fashion-MNIST only), then torchvision's download
-    folder in :func:`cache_dir`.
+    folder in ``cache_dir()``.
 
     Example::
 
@@ -562,7 +562,7 @@ def subset(dataset: TensorDataset, n: int | None, seed: int = 0) -> TensorDatase
     """``n`` samples of ``dataset``: the first ``n`` of a seeded permutation, in original order.
 
     ``n`` None or ``>= len(dataset)`` returns ``dataset`` itself; negative ``n``
-    raises ``ValueError``. Shapes: (n, *trailing) for every tensor.
+    raises ``ValueError``. Shapes: ``(n, *trailing)`` for every tensor.
 
     Example::
 

@@ -74,3 +74,87 @@ def parameter_importance(omega_out: torch.Tensor, omega_in: torch.Tensor | None)
         raise ValueError("parameter_importance expects 1-D importance vectors (N_l,) and (N_{l-1},)")
     keep_in = torch.ones(1) if omega_in is None else 1 - omega_in
     return 1 - (1 - omega_out)[:, None] * keep_in[None, :]
+
+
+def _excitatory_names(model: nn.Module, names) -> list[str]:
+    if names is not None:
+        return list(names)
+    if not hasattr(model, "excitatory_names"):
+        raise ValueError(f"{type(model).__name__} has no excitatory_names(): pass names=[...]")
+    return model.excitatory_names()
+
+
+def activation_importance(model: nn.Module, data: Iterable, names=None) -> dict[str, torch.Tensor]:
+    """The plain network's importance measure: mean |activation| per neuron, relative to the layer.
+
+    ``A_i = E_x[|h_i(x)|] / max_j E_x[|h_j(x)|]`` for each excitatory neuron ``i``
+    of a layer (a hidden unit, or a channel averaged over its feature map), so
+    that it lies in [0, 1] like Ω and the most active neuron of each layer has
+    ``A = 1``. A plain network has no switches to read, so the book uses this
+    (the "mean absolute activation" criterion of activation-based pruning) as its
+    importance in Fig. 2c and 2d. A layer that is never active gets ``A = 0``.
+
+    Args:
+        model: any network; run in eval mode without gradients.
+        data: an iterable of ``(x, y)`` batches.
+        names: the modules whose outputs are the neurons; default
+            ``model.excitatory_names()`` (the ReLUs of :mod:`afm.models`).
+
+    Returns:
+        ``{module name: A of shape (N,)}`` on the CPU.
+
+    Example:
+        >>> from afm import MLP
+        >>> model = MLP([2, 3, 2], forgetting=False)
+        >>> a = activation_importance(model, [(torch.randn(8, 2), None)])["hidden.0.act"]
+        >>> a.shape, float(a.max()) in (0.0, 1.0)
+        (torch.Size([3]), True)
+    """
+    from .capture import capture_activations
+
+    acts = capture_activations(model, data, _excitatory_names(model, names))
+    out = {}
+    for name, a in acts.items():
+        mean_abs = a.double().abs().mean(dim=0)
+        top = float(mean_abs.max())
+        out[name] = (mean_abs / top if top > 0 else torch.zeros_like(mean_abs)).float()
+    return out
+
+
+#: The importance measures of :func:`layer_importance`.
+IMPORTANCE_MEASURES = ("omega", "activation")
+
+
+def layer_importance(model: nn.Module, data: Iterable, measure: str = "omega") -> dict[str, torch.Tensor]:
+    """Importance of every excitatory neuron, keyed by the excitatory module's name.
+
+    ``measure="omega"``: Ω = E_x[σ] of the forgetting layer that gates the layer
+    (:func:`neuron_importance`), for the layers that have one; the forgetting
+    layer ``"X.forget"`` of a :class:`~afm.models.Block` gates the neurons of
+    ``"X.act"``. ``measure="activation"``: :func:`activation_importance`, for
+    every layer (plain networks too). The keys are the names that
+    :func:`afm.ablation.ablate` and :func:`afm.capture.capture_activations` use.
+
+    Returns:
+        ``{excitatory module name (e.g. "hidden.0.act"): importance (N,)}``, in layer order.
+
+    Example:
+        >>> from afm import MLP
+        >>> layer_importance(MLP([4, 3, 2]), [(torch.randn(5, 4), None)])
+        {'hidden.0.act': tensor([0.5000, 0.5000, 0.5000])}
+    """
+    if measure not in IMPORTANCE_MEASURES:
+        raise ValueError(f"unknown importance measure {measure!r}: expected one of {IMPORTANCE_MEASURES}")
+    if measure == "activation":
+        return activation_importance(model, data)
+    modules = dict(model.named_modules())
+    out = {}
+    for name, omega in neuron_importance(model, data).items():
+        parent, _, last = name.rpartition(".")
+        act = f"{parent}.act" if parent else "act"
+        if last != "forget" or act not in modules:
+            raise ValueError(f"cannot tell which excitatory neurons the forgetting layer {name!r} "
+                             f"gates: expected it to be 'X.forget' beside 'X.act', as in "
+                             f"afm.models.Block")
+        out[act] = omega
+    return out

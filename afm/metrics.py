@@ -65,3 +65,25 @@ def accuracy(logits: torch.Tensor, labels: torch.Tensor) -> float:
         raise ValueError(f"expected logits (B, C) and labels (B,), got {tuple(logits.shape)} "
                          f"and {tuple(labels.shape)}")
     return float((logits.argmax(dim=1) == labels).double().mean())
+
+
+def per_class_accuracy(logits: torch.Tensor, labels: torch.Tensor, num_classes: int) -> torch.Tensor:
+    """Fig. 2c: the accuracy on each class, ``(num_classes,)`` float64.
+
+    Entry ``c`` is the fraction of samples of class ``c`` whose arg-max is ``c``
+    (NaN for a class with no samples).
+
+    Example:
+        >>> per_class_accuracy(torch.tensor([[2.0, 0.0], [0.0, 1.0], [3.0, 0.0]]),
+        ...                    torch.tensor([0, 0, 1]), 2)
+        tensor([0.5000, 0.0000], dtype=torch.float64)
+    """
+    if logits.dim() != 2 or labels.shape != logits.shape[:1]:
+        raise ValueError(f"expected logits (B, C) and labels (B,), got {tuple(logits.shape)} "
+                         f"and {tuple(labels.shape)}")
+    if num_classes < 1 or (labels.numel() and (int(labels.min()) < 0 or int(labels.max()) >= num_classes)):
+        raise ValueError(f"labels must lie in [0, num_classes={num_classes})")
+    correct = (logits.argmax(dim=1) == labels).double()
+    hits = torch.zeros(num_classes, dtype=torch.float64).index_add_(0, labels, correct)
+    counts = torch.bincount(labels, minlength=num_classes).double()
+    return torch.where(counts > 0, hits / counts.clamp(min=1), torch.full_like(counts, float("nan")))

@@ -119,3 +119,13 @@ def fig_1c_lateral(results: dict, top: int = 24):
     fig.suptitle(f"Fig. 1c  Lateral inhibition between neurons ({results['layer']})",
                  x=0.02, ha="left")
     return fig
+
+
+def fig_1b_gradients_by_seed(results_by_seed: dict):
+    """Fig. 1b from ``{seed: results}``: the first seed's heatmaps."""
+    return fig_1b_gradients(results_by_seed[min(results_by_seed)])
+
+
+def fig_1c_lateral_by_seed(results_by_seed: dict):
+    """Fig. 1c from ``{seed: results}``: the first seed's matrix and scatters."""
+    return fig_1c_lateral(results_by_seed[min(results_by_seed)])

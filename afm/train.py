@@ -127,7 +127,7 @@ def train(model: nn.Module, data, config: TrainConfig = TrainConfig(),
         regularisers: callables ``reg(model) -> scalar`` added to the cross-entropy,
             e.g. ``[afm.regularisers.Forgetting(lam=1.0, beta=1e-4)]`` for Eq. (9).
         eval_data: evaluated after every epoch into ``history.eval_acc``.
-        device: default :func:`afm.device.default_device` (``AFM_DEVICE`` overrides).
+        device: default ``afm.device.default_device()`` (``AFM_DEVICE`` overrides).
         progress: a tqdm bar (default on; ``AFM_PROGRESS=0`` turns it off).
 
     Raises:

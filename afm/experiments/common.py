@@ -8,10 +8,11 @@ from dataclasses import asdict, dataclass, field, replace
 import torch
 
 from .. import data as afm_data
-from ..cache import cached
+from ..cache import cached, is_cached
 from ..device import seed_everything
 from ..models import MLP
 from ..regularisers import L1, L2, Forgetting
+from ..sweep import run_many
 from ..train import History, TrainConfig, evaluate, train
 
 
@@ -103,12 +104,23 @@ def mlp_run(spec: MLPRun) -> RunResult:
     return cached("mlp_run", asdict(spec), lambda: _train_run(spec))
 
 
-def select_on_validation(specs: Iterable[MLPRun]) -> tuple[MLPRun, list[RunResult]]:
+def run_specs(specs: Sequence[MLPRun], jobs: int | None = None, scheduler=None) -> list[RunResult]:
+    """:func:`mlp_run` for every spec: the ones not yet cached are trained in parallel
+    (:func:`afm.sweep.run_many`), then all are loaded from the cache, in order."""
+    todo = [s for s in dict.fromkeys(specs) if not is_cached("mlp_run", asdict(s))]
+    if todo:
+        run_many(mlp_run, [(s,) for s in todo], jobs=jobs, scheduler=scheduler,
+                 desc=f"{len(todo)} training runs")
+    return [mlp_run(s) for s in specs]
+
+
+def select_on_validation(specs: Iterable[MLPRun], jobs: int | None = None,
+                         scheduler=None) -> tuple[MLPRun, list[RunResult]]:
     """Train every candidate and return the one with the best *validation* accuracy.
 
     Ties go to the earlier candidate. The test set plays no part in the choice.
     """
-    results = [mlp_run(s) for s in specs]
+    results = run_specs(list(specs), jobs=jobs, scheduler=scheduler)
     if not results:
         raise ValueError("select_on_validation needs at least one candidate")
     best = max(range(len(results)), key=lambda i: (results[i].val_acc, -i))

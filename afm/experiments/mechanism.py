@@ -45,12 +45,12 @@ def base_spec(profile: str) -> MLPRun:
                   epochs=s["epochs"], train_size=s["train_size"], lr=0.05, seed=0)
 
 
-def choose_lam_beta(profile: str) -> dict:
+def choose_lam_beta(profile: str, jobs: int | None = None, scheduler=None) -> dict:
     """Grid search of (λ, β) for the complete layer with shortcut, on validation accuracy (seed 0)."""
     s = settings(profile)
     candidates = [replace(base_spec(profile), lam=lam, beta=beta)
                   for lam, beta in product(s["lams"], s["betas"])]
-    best, results = select_on_validation(candidates)
+    best, results = select_on_validation(candidates, jobs=jobs, scheduler=scheduler)
     return {"lam": best.lam, "beta": best.beta,
             "grid": [{"lam": r.spec.lam, "beta": r.spec.beta, "val_acc": r.val_acc}
                      for r in results]}
@@ -144,3 +144,8 @@ def seed_spread(values: list[float]) -> dict:
     arr = np.asarray(values, dtype=float)
     return {"mean": float(arr.mean()), "std": float(arr.std(ddof=1)) if arr.size > 1 else 0.0,
             "n": int(arr.size), "values": arr.tolist()}
+
+
+def seeds(profile: str) -> list[int]:
+    """The seeds each profile averages over."""
+    return list(settings(profile)["seeds"])

@@ -1,0 +1,151 @@
+"""The registry of the paper's figures that the book regenerates.
+
+Each :class:`FigureSpec` names the per-seed computation (a function
+``compute(profile, seed)`` from :mod:`afm.experiments`) and the drawing
+(``plot(results_by_seed)`` from the plotting modules). The chapters and the
+command line (``afm run``) both go through :func:`results`, so they share one
+cache: a figure computed on the command line is not recomputed when the book
+builds, and the other way round.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from .cache import cached, is_cached
+from .profiles import check_profile
+from .sweep import run_many
+
+
+def _ref(path: str) -> Callable:
+    """``"module:function"`` → the function, imported on first use (keeps ``import afm`` light)."""
+    module, name = path.split(":")
+    return getattr(importlib.import_module(f"afm.{module}"), name)
+
+
+@dataclass(frozen=True)
+class FigureSpec:
+    id: str
+    title: str
+    chapter: str
+    plot: str                 # "module:function" taking {seed: results} (or nothing) → Figure
+    compute: str | None = None  # "module:function" taking (profile, seed) → results
+    seeds: str | None = None    # "module:function" taking profile → default seeds
+    prepare: str | None = None  # "module:function" (profile, jobs, scheduler): shared runs first
+
+    def default_seeds(self, profile: str) -> list[int]:
+        return list(_ref(self.seeds)(profile)) if self.seeds else []
+
+
+FIGURES: dict[str, FigureSpec] = {f.id: f for f in [
+    FigureSpec("1a", "The forgetting layer (schematic)", "01_forgetting_layer",
+               plot="plotting:fig_1a_schematic"),
+    FigureSpec("1b", "Gradients of excitatory neurons, with and without the shortcut",
+               "01_forgetting_layer", plot="plotting:fig_1b_gradients_by_seed",
+               compute="experiments.mechanism:shortcut_gradients",
+               seeds="experiments.mechanism:seeds", prepare="experiments.mechanism:choose_lam_beta"),
+    FigureSpec("1c", "Lateral inhibition between neurons", "01_forgetting_layer",
+               plot="plotting:fig_1c_lateral_by_seed",
+               compute="experiments.mechanism:lateral_interactions",
+               seeds="experiments.mechanism:seeds", prepare="experiments.mechanism:choose_lam_beta"),
+]}
+
+
+def get(figure_id: str) -> FigureSpec:
+    """The :class:`FigureSpec` of ``figure_id`` (``"1b"``, also ``"fig1b"``, ``"Fig. 1b"``)."""
+    key = figure_id.lower().replace("fig.", "").replace("fig", "").strip()
+    if key not in FIGURES:
+        raise ValueError(f"unknown figure {figure_id!r}: the book regenerates "
+                         f"{', '.join(FIGURES)} (see `afm list`)")
+    return FIGURES[key]
+
+
+def _seed_config(spec: FigureSpec, profile: str, seed: int) -> dict:
+    return {"figure": spec.id, "profile": profile, "seed": int(seed)}
+
+
+def _compute_one(figure_id: str, profile: str, seed: int) -> Any:
+    spec = get(figure_id)
+    return cached("figure", _seed_config(spec, profile, seed),
+                  lambda: _ref(spec.compute)(profile, seed))
+
+
+def results(figure_id: str, profile: str, seeds: Sequence[int] | None = None,
+            jobs: int | None = None, scheduler=None, progress: bool = True) -> dict[int, Any]:
+    """``{seed: results}`` of a figure in ``profile``, computed (in parallel) or loaded from the cache.
+
+    Args:
+        figure_id: e.g. ``"1b"``.
+        profile: ``smoke``, ``book`` or ``paper``.
+        seeds: default: the profile's seeds for this figure.
+        jobs, scheduler: see :func:`afm.sweep.run_many`.
+    """
+    spec, profile = get(figure_id), check_profile(profile)
+    if spec.compute is None:
+        return {}
+    seeds = spec.default_seeds(profile) if seeds is None else [int(s) for s in seeds]
+    todo = [s for s in seeds if not is_cached("figure", _seed_config(spec, profile, s))]
+    if todo and spec.prepare:  # runs that every seed needs (e.g. a validation grid), once
+        _ref(spec.prepare)(profile, jobs=jobs, scheduler=scheduler)
+    if todo:
+        run_many(_compute_one, [(spec.id, profile, s) for s in todo], jobs=jobs,
+                 scheduler=scheduler, progress=progress, desc=f"Fig. {spec.id}")
+    return {s: _compute_one(spec.id, profile, s) for s in seeds}
+
+
+def status(figure_id: str, profile: str) -> str:
+    """``"3/3 seeds cached"``, ``"0/3 seeds cached"``, or ``"drawn from code"``."""
+    spec = get(figure_id)
+    if spec.compute is None:
+        return "drawn from code"
+    seeds = spec.default_seeds(profile)
+    done = sum(is_cached("figure", _seed_config(spec, profile, s)) for s in seeds)
+    return f"{done}/{len(seeds)} seeds cached"
+
+
+def draw(figure_id: str, results_by_seed: dict[int, Any] | None = None):
+    """The matplotlib figure of ``figure_id`` from its results."""
+    spec = get(figure_id)
+    plot = _ref(spec.plot)
+    return plot() if spec.compute is None else plot(results_by_seed)
+
+
+def to_jsonable(obj: Any) -> Any:
+    """Results with arrays and tensors turned into lists, for the results file."""
+    if isinstance(obj, dict):
+        return {str(k): to_jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [to_jsonable(v) for v in obj]
+    if isinstance(obj, torch.Tensor):
+        return obj.detach().cpu().tolist()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, (np.floating, np.integer, np.bool_)):
+        return obj.item()
+    return obj
+
+
+def write(figure_id: str, profile: str, out_dir: Path, results_by_seed: dict[int, Any]) -> list[Path]:
+    """Write ``fig-<id>.png`` and (for computed figures) ``fig-<id>.json`` into ``out_dir``."""
+    import matplotlib.pyplot as plt
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    fig = draw(figure_id, results_by_seed)
+    image = out_dir / f"fig-{get(figure_id).id}.png"
+    fig.savefig(image, dpi=150, bbox_inches="tight")
+    plt.close(fig)
+    paths = [image]
+    if results_by_seed:
+        data = out_dir / f"fig-{get(figure_id).id}.json"
+        data.write_text(json.dumps({"figure": get(figure_id).id, "profile": profile,
+                                    "results": to_jsonable(results_by_seed)}))
+        paths.append(data)
+    return paths
