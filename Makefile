@@ -1,6 +1,7 @@
 # Active Forgetting, the runnable book.
 #   make book       install what is needed, execute every chapter, build the HTML book
-#   make test       unit tests, every chapter executed as a test (nbval), the HTML build
+#   make test       unit tests, every chapter executed as a test (nbval), the HTML build, the browser test
+#   make browser    open every page of the built book in headless Chromium (tests/browser)
 #   make benchmark  timings of benchmarks/ (not a test)
 # AFM_PROFILE picks the compute profile (smoke | book | paper); `make test` defaults to smoke.
 
@@ -15,21 +16,41 @@ ifneq ($(wildcard ../shared/data),)
 export AFM_DATA_DIR ?= $(abspath ../shared/data)
 endif
 
-.PHONY: help install book html notebooks test unit nbval benchmark clean
+.PHONY: help install config mathjax book html notebooks test unit nbval browser benchmark clean
 
 help:
-	@sed -n '2,6p' Makefile
+	@sed -n '2,7p' Makefile
 
 install:
 	$(PIP) install -e ".[book,test]"
 
 # Each profile gets its own build folder and its own Jupyter cache, so smoke outputs never
-# stand in for the book's. afm's own result cache (AFM_CACHE_DIR) is keyed on its source.
-$(BUILD)/_config.yml: _config.yml
-	@mkdir -p $(BUILD)
-	sed 's#_build/.jupyter_cache#$(BUILD)/.jupyter_cache#' _config.yml > $@
+# stand in for the book's. Jupyter's cache sees only the notebooks' code, not afm's, so its
+# folder is named after afm's source hash: a change to afm re-executes the chapters, whose
+# afm results (AFM_CACHE_DIR) are keyed on that same hash.
+AFM_HASH = $(shell $(PYTHON) -c "from afm.cache import source_hash; print(source_hash()[:16])" 2>/dev/null)
 
-html: $(BUILD)/_config.yml
+config: _config.yml
+	@mkdir -p $(BUILD)
+	sed 's#_build/.jupyter_cache#$(BUILD)/.jupyter_cache/afm-$(AFM_HASH)#' _config.yml > $(BUILD)/_config.yml
+
+# MathJax 3 is served by the book itself (_config.yml: mathjax_path), so equations render
+# with no internet (CI, a reader offline). npm installs it once into _build/node; its es5/
+# folder becomes _build/static/mathjax, which Sphinx copies into the HTML's _static/.
+MATHJAX_VERSION ?= 3.2.2
+MATHJAX_DIR     := _build/static/mathjax
+MATHJAX_STAMP   := $(MATHJAX_DIR)/.mathjax-$(MATHJAX_VERSION)
+
+mathjax: $(MATHJAX_STAMP)
+
+$(MATHJAX_STAMP):
+	@command -v npm >/dev/null || { echo "make mathjax: npm is needed to install MathJax for the book (Debian: apt-get install npm)" >&2; exit 1; }
+	npm install --prefix _build/node --no-save --no-package-lock --no-audit --no-fund --loglevel=error mathjax@$(MATHJAX_VERSION)
+	mkdir -p $(dir $(MATHJAX_DIR)) && rm -rf $(MATHJAX_DIR).tmp && cp -R _build/node/node_modules/mathjax/es5 $(MATHJAX_DIR).tmp
+	touch $(MATHJAX_DIR).tmp/$(notdir $@)
+	rm -rf $(MATHJAX_DIR) && mv $(MATHJAX_DIR).tmp $(MATHJAX_DIR)
+
+html: config mathjax
 	AFM_PROFILE=$(PROFILE) jupyter-book build . --config $(BUILD)/_config.yml \
 	    --path-output $(BUILD) $(JB_FLAGS)
 	@echo "The book is at $(BUILD)/_build/html/index.html"
@@ -43,6 +64,11 @@ notebooks:
 unit:
 	$(PYTHON) -m pytest tests -q
 
+# The built book in a real browser: every page served on 127.0.0.1 and opened in headless
+# Chromium (Debian: apt-get install chromium chromium-driver); see tests/browser/.
+browser:
+	AFM_BOOK_HTML=$(BUILD)/_build/html $(PYTHON) -m pytest tests/browser -q -p no:cacheprovider
+
 nbval: notebooks
 	AFM_PROFILE=$(PROFILE) $(PYTHON) -m pytest --nbval-lax -p no:cacheprovider \
 	    --nbval-cell-timeout=1800 $(BUILD)/notebooks -q
@@ -52,6 +78,7 @@ test:
 	$(MAKE) unit
 	$(MAKE) nbval PROFILE=$(PROFILE)
 	$(MAKE) html PROFILE=$(PROFILE)
+	$(MAKE) browser PROFILE=$(PROFILE)
 
 benchmark:
 	$(PYTHON) benchmarks/run.py --chapters

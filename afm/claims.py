@@ -69,3 +69,70 @@ def load_claims(profile: str) -> list[Claim]:
 def verdict_from(holds_all: bool, holds_some: bool) -> str:
     """``reproduced`` if the claim holds in every seed, ``partly`` if in some, else not."""
     return "reproduced" if holds_all else ("partly" if holds_some else "not reproduced")
+
+
+#: Every claim the chapters measure: id → (figure, chapter file). The report lists each one,
+#: and shows a claim whose results file is missing as "missing", never drops it.
+EXPECTED_CLAIMS: dict[str, tuple[str, str]] = {
+    "fig1b-shortcut-gradients": ("1b", "01_forgetting_layer"),
+    "fig1c-lateral-inhibition": ("1c", "01_forgetting_layer"),
+    "fig1d-activation-decreased": ("1d", "02_sparse_coding"),
+    "fig1e-sparsity-raised": ("1e", "02_sparse_coding"),
+    "fig1e-ers-sparser-than-irs": ("1e", "02_sparse_coding"),
+    "fig1e-irs-generalises": ("1e", "02_sparse_coding"),
+    "fig1e-upper-layer-less-sparse": ("1e", "02_sparse_coding"),
+    "fig1f-switches-close": ("1f", "02_sparse_coding"),
+    "fig2a-positive-order-80": ("2a", "03_neuron_importance"),
+    "fig2a-inverse-order-5": ("2a", "03_neuron_importance"),
+    "fig2a-random-between": ("2a", "03_neuron_importance"),
+    "fig2b-higher-layers-critical": ("2b", "03_neuron_importance"),
+    "fig2c-top-channels-collapse": ("2c", "03_neuron_importance"),
+    "fig2d-importance-bimodal": ("2d", "03_neuron_importance"),
+    "fig2d-irs-polarises": ("2d", "03_neuron_importance"),
+    "fig2d-plain-near-uniform": ("2d", "03_neuron_importance"),
+    "fig3a-gain-over-sgd": ("3a", "06_efficient_learning"),
+    "fig3a-ordering-l1-l2": ("3a", "06_efficient_learning"),
+    "fig3b-few-parameters": ("3b", "06_efficient_learning"),
+    "fig3b-random-worse": ("3b", "06_efficient_learning"),
+    "fig3c-convergence": ("3c", "06_efficient_learning"),
+    "fig3c-without-losses": ("3c", "06_efficient_learning"),
+    "fig4a-complete-layer-balance": ("4a", "04_balance"),
+    "fig4a-l1-decov-sparse-but-less-accurate": ("4a", "04_balance"),
+    "fig4a-ers-alone-loses-accuracy": ("4a", "04_balance"),
+    "fig4a-shortcut-recovers-accuracy": ("4a", "04_balance"),
+    "fig4b-forgetting-layer-more-robust": ("4b", "04_balance"),
+    "fig4b-robustness-grows-with-depth": ("4b", "04_balance"),
+    "fig4c-features-compact-and-separated": ("4c", "04_balance"),
+    "fig5b-ewcf-first-task": ("5b", "05_long_memory"),
+    "fig5b-ewcf-average": ("5b", "05_long_memory"),
+    "fig5b-ewcf-near-joint": ("5b", "05_long_memory"),
+    "fig5b-gap-widens": ("5b", "05_long_memory"),
+    "fig5c-polarisation-ewc": ("5c", "05_long_memory"),
+    "fig5c-polarisation-mas": ("5c", "05_long_memory"),
+    "fig5c-polarisation-anpyc": ("5c", "05_long_memory"),
+}
+
+
+def claims_table(profile: str) -> "pandas.DataFrame":
+    """One row per expected claim (plus any other recorded one): what the paper says, what we
+    measured (value ± spread over n seeds), the profile, the verdict, and a link to the section."""
+    import pandas as pd
+
+    from .book import toc_chapters
+
+    recorded = {c.id: c for c in load_claims(profile)}
+    in_book = {p.stem for p in toc_chapters()}
+    rows = []
+    for claim_id in list(EXPECTED_CLAIMS) + sorted(set(recorded) - set(EXPECTED_CLAIMS)):
+        c = recorded.get(claim_id)
+        if c is None:
+            figure, chapter = EXPECTED_CLAIMS[claim_id]
+            rows.append({"id": claim_id, "figure": figure, "statement": "", "measured": "",
+                         "value": float("nan"), "spread": float("nan"), "n_seeds": 0,
+                         "profile": profile, "verdict": "missing",
+                         "section": f"book/{chapter}.html" if chapter in in_book else ""})
+        else:
+            rows.append({k: getattr(c, k) for k in ("id", "figure", "statement", "measured", "value",
+                                                    "spread", "n_seeds", "profile", "verdict",
+                                                    "section")})
+    return pd.DataFrame(rows)

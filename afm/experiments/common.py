@@ -9,6 +9,7 @@ import torch
 
 from .. import data as afm_data
 from ..cache import cached, is_cached
+from ..decov import DeCov
 from ..device import seed_everything
 from ..models import MLP
 from ..regularisers import L1, L2, Forgetting
@@ -34,6 +35,8 @@ class MLPRun:
     beta: float = 0.0
     l1: float = 0.0
     l2: float = 0.0
+    decov: float = 0.0
+    reading: str = "asymmetric"
     epochs: int = 5
     batch_size: int = 128
     lr: float = 0.05
@@ -45,11 +48,13 @@ class MLPRun:
     def regularisers(self) -> list:
         regs = []
         if self.forgetting and (self.lam or self.beta):
-            regs.append(Forgetting(self.lam, self.beta))
+            regs.append(Forgetting(self.lam, self.beta, self.reading))
         if self.l1:
             regs.append(L1(self.l1))
         if self.l2:
             regs.append(L2(self.l2))
+        if self.decov:
+            regs.append(DeCov(self.decov))
         return regs
 
     def build(self) -> MLP:

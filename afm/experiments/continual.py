@@ -1,0 +1,335 @@
+"""Chapter "Long-sequence memory": Fig. 5a-5c, Permuted MNIST with EWC, MAS, SI and ANPyC.
+
+Ten Permuted-MNIST tasks are learned one after the other by an MLP
+784-512-256 trunk shared by every task, with one 10-way output head per task
+(task-incremental: the task id is given with each input, :func:`afm.continual.tag`).
+The methods (the paper's names):
+
+* ``joint``: one network trained on all tasks at once (the upper bound);
+* ``sgd``: fine-tuning (:class:`afm.continual.Naive`, the lower bound);
+* ``ewc``, ``mas``, ``si``, ``anpyc``: the consolidation penalties on the plain network;
+* ``ewc_f``, ``mas_f``, ``anpyc_f``: the same on the network with a forgetting
+  layer after each trunk layer, trained with ``afm.Forgetting(λ, β)`` besides the penalty.
+
+Every strength is chosen on a validation split (10 % of each task's training
+images, never the test images) of the first tasks, seed 0: the penalty
+strengths, and for the forgetting networks (λ, β) jointly with EWC's strength.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, replace
+from itertools import product
+
+import numpy as np
+import torch
+from torch.utils.data import TensorDataset
+
+from .. import continual as cl
+from .. import data as afm_data
+from ..cache import cached, is_cached
+from ..device import seed_everything
+from ..profiles import by_profile, check_profile
+from ..regularisers import Forgetting
+from ..sweep import run_many
+from ..train import TrainConfig
+
+#: Every method of the chapter, in the order of the legends.
+METHODS = ("joint", "sgd", "ewc", "ewc_f", "mas", "mas_f", "si", "anpyc", "anpyc_f")
+#: The pairs of Fig. 5c: the importance of each method without and with forgetting layers.
+IMPORTANCE_METHODS = ("mas", "ewc", "anpyc")
+#: The trunk weights whose importance Fig. 5c compares (both networks have them).
+TRUNK_WEIGHTS = ("hidden.0.main.weight", "hidden.1.main.weight")
+#: Fig. 5c's histogram bins, over log10(Ω / mean Ω); values outside go to the end bins.
+LOG_BINS = np.linspace(-5.0, 2.0, 57)
+STRATEGIES = {"sgd": cl.Naive, "joint": cl.JointTraining, "ewc": cl.EWC, "mas": cl.MAS,
+              "si": cl.SynapticIntelligence, "anpyc": cl.ANPyC}
+WIDTHS = (784, 512, 256)
+
+
+def settings(profile: str) -> dict:
+    """What each profile trains (see the chapter for the reasons)."""
+    check_profile(profile)
+    return by_profile(
+        profile,
+        smoke=dict(n_tasks=3, train_size=1000, eval_size=500, epochs=1, seeds=[0],
+                   importance_samples=200, val_tasks=2,
+                   grid={"ewc": [100.0], "mas": [0.01], "si": [1.0], "anpyc": [1000.0]},
+                   forgetting_grid=[(1.0, 1e-4)]),
+        book=dict(n_tasks=10, train_size=10000, eval_size=2000, epochs=1, seeds=[0, 1, 2],
+                  importance_samples=500, val_tasks=3,
+                  grid={"ewc": [10.0, 100.0, 1000.0], "mas": [0.001, 0.01, 0.1],
+                        "si": [0.1, 1.0, 10.0], "anpyc": [100.0, 1000.0, 10000.0]},
+                  forgetting_grid=[(0.1, 1e-5), (1.0, 1e-4)]),
+        paper=dict(n_tasks=10, train_size=None, eval_size=None, epochs=5, seeds=[0, 1, 2, 3, 4],
+                   importance_samples=1000, val_tasks=3,
+                   grid={"ewc": [10.0, 100.0, 1000.0, 10000.0, 100000.0],
+                         "mas": [0.001, 0.01, 0.1, 1.0, 10.0], "si": [0.1, 1.0, 10.0, 100.0],
+                         "anpyc": [10.0, 100.0, 1000.0, 10000.0, 100000.0]},
+                   forgetting_grid=[(0.1, 1e-5), (0.1, 1e-4), (1.0, 1e-5), (1.0, 1e-4)]))
+
+
+def seeds(profile: str) -> list[int]:
+    """The seeds each profile averages over."""
+    return list(settings(profile)["seeds"])
+
+
+@dataclass(frozen=True)
+class CLRun:
+    """Everything that determines one sequence of tasks (and so its cache key).
+
+    ``split="val"`` evaluates on each task's validation images (for choosing
+    strengths), ``"test"`` on its test images. The task permutations, the training
+    subsets and the initial weights all follow ``seed``.
+    """
+
+    method: str = "sgd"
+    strength: float = 0.0
+    lam: float = 0.0
+    beta: float = 0.0
+    n_tasks: int = 10
+    train_size: int | None = 10000
+    eval_size: int | None = 2000
+    split: str = "test"
+    epochs: int = 1
+    batch_size: int = 128
+    lr: float = 1e-3
+    optimizer: str = "adam"
+    importance_samples: int = 500
+    xi: float = 0.1
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.base not in STRATEGIES:
+            raise ValueError(f"unknown method {self.method!r}: expected one of {METHODS}")
+        if self.split not in ("val", "test"):
+            raise ValueError(f"split must be 'val' or 'test', got {self.split!r}")
+
+    @property
+    def base(self) -> str:
+        return self.method.removesuffix("_f")
+
+    @property
+    def forgetting(self) -> bool:
+        return self.method.endswith("_f")
+
+    def strategy(self):
+        base = self.base
+        if base in ("sgd", "joint"):
+            return STRATEGIES[base]()
+        if base == "si":
+            return cl.SynapticIntelligence(self.strength, xi=self.xi)
+        return STRATEGIES[base](self.strength, samples=self.importance_samples)
+
+    def build(self) -> cl.MultiHeadMLP:
+        seed_everything(self.seed)
+        return cl.MultiHeadMLP(WIDTHS, n_tasks=self.n_tasks, forgetting=self.forgetting)
+
+    def regularisers(self) -> list:
+        return [Forgetting(self.lam, self.beta)] if self.forgetting and (self.lam or self.beta) else []
+
+
+def task_indices(task: int, seed: int, split: str, size: int | None) -> torch.Tensor:
+    """The MNIST images of one task's ``split`` ("train", "val" or "test").
+
+    "train" and "val" are the two parts of ``afm.data.train_val_split`` (90 % / 10 %
+    of the 60 000 training images, the same split as every chapter's); "train" is
+    subsampled with a seed of its own per task and run, "val" and "test" with a
+    fixed seed (the same images for every method and run).
+    """
+    if split == "test":
+        index = TensorDataset(torch.arange(10000))
+        return afm_data.subset(index, size, seed=0).tensors[0]
+    train, val = afm_data.train_val_split(TensorDataset(torch.arange(60000)), 0.1, seed=0)
+    if split == "val":
+        return afm_data.subset(val, size, seed=0).tensors[0]
+    if split == "train":
+        return afm_data.subset(train, size, seed=1000 * seed + task).tensors[0]
+    raise ValueError(f"split must be 'train', 'val' or 'test', got {split!r}")
+
+
+def task_data(task: int, seed: int, split: str, size: int | None) -> TensorDataset:
+    """Task ``task`` of Permuted MNIST (``afm.data.pixel_permutation(task, seed)``), tagged.
+
+    The same images as ``afm.data.permuted_mnist(task, seed)`` at
+    :func:`task_indices`, permuting only the selected images.
+    """
+    images, labels = afm_data.load_dataset("mnist", train=split != "test").tensors
+    idx = task_indices(task, seed, split, size)
+    perm = torch.from_numpy(afm_data.pixel_permutation(task, seed))
+    x = images[idx].reshape(len(idx), -1)[:, perm]
+    return TensorDataset(cl.tag(x, task), labels[idx])
+
+
+def _sequence(spec: CLRun) -> dict:
+    n_eval = spec.n_tasks
+    train_tasks = [task_data(t, spec.seed, "train", spec.train_size) for t in range(spec.n_tasks)]
+    eval_tasks = [task_data(t, spec.seed, spec.split, spec.eval_size) for t in range(n_eval)]
+    model = spec.build()
+    strategy = spec.strategy()
+    config = TrainConfig(epochs=spec.epochs, batch_size=spec.batch_size, lr=spec.lr,
+                         optimizer=spec.optimizer, seed=spec.seed)
+    result = cl.train_sequence(model, strategy, train_tasks, eval_tasks, config,
+                               spec.regularisers(), desc=f"{spec.method} seed={spec.seed}")
+    out = {"accuracy": result.accuracy, "seconds": float(sum(result.seconds))}
+    if spec.split == "test" and isinstance(strategy, cl.Consolidation):
+        out["importance"] = {k: strategy.omega[k].detach().cpu().float().numpy()
+                             for k in TRUNK_WEIGHTS}
+    return out
+
+
+def cl_run(spec: CLRun) -> dict:
+    """Train (or load from the result cache) one sequence: ``{"accuracy": (T, T), "seconds",
+    "importance": {trunk weight: Ω summed over the tasks}}`` (importance for test runs of
+    the consolidation methods only)."""
+    return cached("cl_run", asdict(spec), lambda: _sequence(spec))
+
+
+def run_all(specs, jobs: int | None = None, scheduler=None, desc: str = "sequences") -> list[dict]:
+    """:func:`cl_run` of every spec, the missing ones in parallel, then all from the cache."""
+    todo = [s for s in dict.fromkeys(specs) if not is_cached("cl_run", asdict(s))]
+    if todo:
+        run_many(cl_run, [(s,) for s in todo], jobs=jobs, scheduler=scheduler, desc=desc)
+    return [cl_run(s) for s in specs]
+
+
+def base_spec(profile: str) -> CLRun:
+    s = settings(profile)
+    return CLRun(n_tasks=s["n_tasks"], train_size=s["train_size"], eval_size=s["eval_size"],
+                 epochs=s["epochs"], importance_samples=s["importance_samples"])
+
+
+def _validation_score(result: dict) -> float:
+    """Mean validation accuracy over the tasks seen, after the last one."""
+    return float(cl.average_accuracy(result["accuracy"])[-1])
+
+
+def _grid_specs(profile: str, methods, forgetting_choice=None) -> list[CLRun]:
+    s = settings(profile)
+    base = replace(base_spec(profile), n_tasks=s["val_tasks"], split="val", seed=0)
+    specs = []
+    for method in methods:
+        strengths = s["grid"][method.removesuffix("_f")]
+        if not method.endswith("_f"):
+            specs += [replace(base, method=method, strength=v) for v in strengths]
+        elif forgetting_choice is None:
+            specs += [replace(base, method=method, strength=v, lam=lam, beta=beta)
+                      for v, (lam, beta) in product(strengths, s["forgetting_grid"])]
+        else:
+            specs += [replace(base, method=method, strength=v, **forgetting_choice)
+                      for v in strengths]
+    return specs
+
+
+def choose_strengths(profile: str, jobs: int | None = None, scheduler=None) -> dict:
+    """Each method's strength, on validation accuracy of the first ``val_tasks`` tasks (seed 0).
+
+    First the plain methods' strengths and, for ``ewc_f``, EWC's strength jointly
+    with the forgetting loss's (λ, β); then ``mas_f`` and ``anpyc_f`` use that
+    (λ, β) and choose only their own strength. Ties go to the earlier candidate.
+
+    Returns:
+        ``{method: {"strength", "lam", "beta", "val_acc"}, "grid": [one row per run]}``.
+    """
+    first = _grid_specs(profile, ("ewc", "mas", "si", "anpyc", "ewc_f"))
+    results = run_all(first, jobs, scheduler, desc="validation grid")
+    chosen, rows = {}, []
+
+    def pick(specs, results):
+        for method in dict.fromkeys(s.method for s in specs):
+            cands = [(s, r) for s, r in zip(specs, results) if s.method == method]
+            scores = [_validation_score(r) for _, r in cands]
+            best = int(np.argmax(scores))  # the first of equal scores
+            spec = cands[best][0]
+            chosen[method] = {"strength": spec.strength, "lam": spec.lam, "beta": spec.beta,
+                              "val_acc": scores[best]}
+            rows.extend({"method": s.method, "strength": s.strength, "lam": s.lam,
+                         "beta": s.beta, "val_acc": v} for (s, _), v in zip(cands, scores))
+
+    pick(first, results)
+    forgetting = {"lam": chosen["ewc_f"]["lam"], "beta": chosen["ewc_f"]["beta"]}
+    second = _grid_specs(profile, ("mas_f", "anpyc_f"), forgetting_choice=forgetting)
+    pick(second, run_all(second, jobs, scheduler, desc="validation grid"))
+    chosen["sgd"] = chosen["joint"] = {"strength": 0.0, "lam": 0.0, "beta": 0.0, "val_acc": None}
+    return {**chosen, "grid": rows}
+
+
+def main_specs(profile: str, seed: int, chosen: dict | None = None) -> dict[str, CLRun]:
+    """The test run of every method for ``seed``, with the chosen strengths."""
+    chosen = choose_strengths(profile) if chosen is None else chosen
+    base = base_spec(profile)
+    return {m: replace(base, method=m, strength=chosen[m]["strength"], lam=chosen[m]["lam"],
+                       beta=chosen[m]["beta"], seed=seed) for m in METHODS}
+
+
+def prepare(profile: str, jobs: int | None = None, scheduler=None) -> dict:
+    """The validation grid, then every (method, seed) sequence, all in parallel."""
+    chosen = choose_strengths(profile, jobs, scheduler)
+    specs = [spec for seed in seeds(profile) for spec in main_specs(profile, seed, chosen).values()]
+    run_all(specs, jobs, scheduler, desc="task sequences")
+    return chosen
+
+
+def sequence_results(profile: str, seed: int = 0) -> dict:
+    """Fig. 5b for one seed: every method's accuracy matrix and its two curves.
+
+    Returns:
+        ``{"methods", "accuracy": {m: (T, T)}, "first_task": {m: (T,)},
+        "average": {m: (T,)}, "learning": {m: float}, "backward_transfer": {m: float},
+        "seconds": {m: s}, "chosen": {m: strengths}}``.
+    """
+    chosen = choose_strengths(profile)
+    runs = {m: cl_run(spec) for m, spec in main_specs(profile, seed, chosen).items()}
+    return {"methods": list(METHODS),
+            "accuracy": {m: r["accuracy"] for m, r in runs.items()},
+            "first_task": {m: cl.first_task_accuracy(r["accuracy"]) for m, r in runs.items()},
+            "average": {m: cl.average_accuracy(r["accuracy"]) for m, r in runs.items()},
+            "learning": {m: cl.learning_accuracy(r["accuracy"]) for m, r in runs.items()},
+            "backward_transfer": {m: cl.backward_transfer(r["accuracy"]) for m, r in runs.items()},
+            "seconds": {m: r["seconds"] for m, r in runs.items()},
+            "chosen": {m: v for m, v in chosen.items() if m != "grid"}}
+
+
+def importance_results(profile: str, seed: int = 0) -> dict:
+    """Fig. 5c for one seed: the importance of the trunk weights after all tasks, per method,
+    without and with forgetting layers: histograms of ``log10(Ω / mean Ω)`` and
+    :func:`afm.continual.polarisation`.
+
+    Returns:
+        ``{"bins": edges, method: {"plain"|"forgetting": {"hist": counts,
+        "polarisation": {...}}}}`` for ``method`` in :data:`IMPORTANCE_METHODS`.
+    """
+    specs = main_specs(profile, seed)
+    out = {"bins": LOG_BINS}
+    for method in IMPORTANCE_METHODS:
+        out[method] = {}
+        for key, name in (("plain", method), ("forgetting", f"{method}_f")):
+            omega = np.concatenate([cl_run(specs[name])["importance"][k].ravel()
+                                    for k in TRUNK_WEIGHTS]).astype(np.float64)
+            out[method][key] = {"hist": log_histogram(omega),
+                                "polarisation": cl.polarisation(omega)}
+    return out
+
+
+def log_histogram(omega: np.ndarray, bins: np.ndarray = LOG_BINS) -> np.ndarray:
+    """Counts of ``log10(Ω / mean Ω)`` in ``bins``, values outside (and Ω = 0) in the end bins."""
+    u = omega / omega.mean()
+    with np.errstate(divide="ignore"):
+        logs = np.log10(u)
+    logs = np.clip(np.nan_to_num(logs, neginf=bins[0]), bins[0], bins[-1] - 1e-9)
+    return np.histogram(logs, bins=bins)[0]
+
+
+def permutation_examples(n_digits: int = 4, tasks=(0, 1, 2), seed: int = 0) -> dict:
+    """Fig. 5a: the first ``n_digits`` test digits, unpermuted and under each task's permutation.
+
+    Returns ``{"labels": (n,), "original": (n, 28, 28), "tasks": {t: (n, 28, 28)}}``.
+    """
+    images, labels = afm_data.load_dataset("mnist", train=False).tensors
+    x = images[:n_digits].reshape(n_digits, -1)
+    out = {"labels": labels[:n_digits].numpy(), "original": x.reshape(-1, 28, 28).numpy(),
+           "tasks": {}}
+    for t in tasks:
+        perm = torch.from_numpy(afm_data.pixel_permutation(t, seed))
+        out["tasks"][t] = x[:, perm].reshape(-1, 28, 28).numpy()
+    return out

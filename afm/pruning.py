@@ -1,0 +1,295 @@
+"""Weight pruning for Fig. 3b: scores, exact-fraction masks, masked fine-tuning.
+
+A pruning rule gives every prunable weight a **score**; :func:`keep_top` keeps the
+``fraction`` of weights with the highest scores over the whole network (one
+global threshold) and zeroes the rest. The rules of Fig. 3b:
+
+* random: uniform random scores (:func:`random_scores`), the lower bound;
+* optimal brain damage, OBD (the paper's "OBS" panel): ``s_q = ½ H_qq w_q²``
+  (:func:`obd_saliency`) with the diagonal of the empirical Fisher standing in for
+  the Hessian (:func:`afm.fisher.empirical_fisher_diagonal`), pruned iteratively
+  with a short fine-tuning after each round (:func:`fine_tune`);
+* the forgetting layer's parameter importance, Eq. (2),
+  ``θ_ij = 1 - (1 - Ω_i^l)(1 - Ω_j^(l-1))`` (:func:`weight_importance`), in one shot.
+
+The **prunable weights** are the weight matrices and kernels of every Linear and
+Conv layer of the network (the output layer included); biases, batch-norm
+parameters and the forgetting layers' own ``W_f`` are not pruned and not counted
+(:func:`prunable_weights`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator, Sequence
+
+import torch
+from torch import nn
+from torch.nn.utils import prune as torch_prune
+
+from .importance import parameter_importance
+from .layer import ForgettingLayer
+from .train import History, TrainConfig, train
+
+Masks = dict[str, torch.Tensor]
+
+
+def prunable_weights(model: nn.Module) -> dict[str, torch.Tensor]:
+    """``{parameter name: weight}`` of every Linear and Conv layer, in the order of registration.
+
+    Example:
+        >>> from afm import MLP
+        >>> list(prunable_weights(MLP([4, 3, 2])))
+        ['hidden.0.main.weight', 'head.weight']
+    """
+    out = {}
+    for name, module in model.named_modules():
+        if isinstance(module, (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d)):
+            out[f"{name}.weight" if name else "weight"] = module.weight
+    if not out:
+        raise ValueError(f"{type(model).__name__} has no Linear or Conv layer to prune")
+    return out
+
+
+def _module_of(model: nn.Module, param_name: str) -> tuple[nn.Module, str]:
+    module_name, _, attr = param_name.rpartition(".")
+    return (model.get_submodule(module_name) if module_name else model), attr
+
+
+def count_kept(counts: Sequence[int] | int, fraction: float) -> int:
+    """How many of ``total`` weights a kept ``fraction`` means: ``round(fraction · total)``."""
+    total = int(sum(counts)) if not isinstance(counts, int) else counts
+    if not 0.0 <= fraction <= 1.0:
+        raise ValueError(f"fraction of weights kept must be in [0, 1], got {fraction!r}")
+    return int(round(fraction * total))
+
+
+def keep_top(scores: dict[str, torch.Tensor], fraction: float,
+             current: Masks | None = None) -> Masks:
+    """Masks that keep exactly ``round(fraction · n)`` of the ``n`` scored weights: the highest.
+
+    One global threshold over every tensor of ``scores`` (a score only competes with
+    scores of the same rule, so rules with different units compare). Ties are
+    broken by position (the earlier weight is kept), so the count is exact.
+
+    Args:
+        scores: ``{name: scores of the weight's shape}``; higher = more important.
+        fraction: the share of weights to keep, in [0, 1].
+        current: masks already applied (iterative pruning): weights they removed
+            stay removed, so the new masks are a subset of them; ``fraction`` must
+            then not exceed the share they keep.
+
+    Returns:
+        ``{name: bool mask of the weight's shape}`` (True = kept).
+
+    Example:
+        >>> m = keep_top({"w": torch.tensor([[0.1, 0.9], [0.5, 0.3]])}, 0.5)
+        >>> m["w"]
+        tensor([[False,  True],
+                [ True, False]])
+    """
+    if not scores:
+        raise ValueError("keep_top needs at least one tensor of scores")
+    names = list(scores)
+    flat = torch.cat([scores[n].detach().reshape(-1).double().cpu() for n in names])
+    if torch.isnan(flat).any():
+        raise ValueError("scores contain NaN")
+    k = count_kept(flat.numel(), fraction)
+    if current is not None:
+        missing = [n for n in names if n not in current]
+        if missing:
+            raise ValueError(f"current masks lack {missing[:3]}")
+        alive = torch.cat([current[n].reshape(-1).cpu() for n in names]).bool()
+        if k > int(alive.sum()):
+            raise ValueError(f"cannot keep {k} weights: the current masks keep only "
+                             f"{int(alive.sum())} (pruning only removes weights)")
+        flat = torch.where(alive, flat, torch.full_like(flat, -torch.inf))
+    order = torch.sort(flat, descending=True, stable=True).indices
+    keep = torch.zeros(flat.numel(), dtype=torch.bool)
+    keep[order[:k]] = True
+    out, start = {}, 0
+    for n in names:
+        size = scores[n].numel()
+        out[n] = keep[start:start + size].reshape(scores[n].shape).to(scores[n].device)
+        start += size
+    return out
+
+
+def kept_fraction(masks: Masks) -> float:
+    """The share of weights the masks keep, over all of them."""
+    total = sum(m.numel() for m in masks.values())
+    return sum(int(m.sum()) for m in masks.values()) / max(1, total)
+
+
+def apply_masks(model: nn.Module, masks: Masks) -> nn.Module:
+    """Zero, in place, the weights that ``masks`` remove; returns ``model``."""
+    params = dict(model.named_parameters())
+    with torch.no_grad():
+        for name, mask in masks.items():
+            if name not in params:
+                raise ValueError(f"{type(model).__name__} has no parameter {name!r}")
+            if mask.shape != params[name].shape:
+                raise ValueError(f"mask of {name} has shape {tuple(mask.shape)}, the weight "
+                                 f"{tuple(params[name].shape)}")
+            params[name].mul_(mask.to(params[name].device, params[name].dtype))
+    return model
+
+
+@contextlib.contextmanager
+def masked(model: nn.Module, masks: Masks) -> Iterator[nn.Module]:
+    """Keep ``masks`` applied while the model trains: inside, every forward uses ``w ⊙ mask``
+    (``torch.nn.utils.prune``), so removed weights get no gradient and stay zero; on exit the
+    masks are made permanent (the weights are zero where the masks are False)."""
+    applied = []
+    try:
+        for name, mask in masks.items():
+            module, attr = _module_of(model, name)
+            torch_prune.custom_from_mask(module, attr, mask.to(getattr(module, attr).device))
+            applied.append((module, attr))
+        yield model
+    finally:
+        for module, attr in applied:
+            torch_prune.remove(module, attr)
+
+
+def fine_tune(model: nn.Module, data, masks: Masks, config: TrainConfig,
+              regularisers: Sequence = (), **train_kwargs) -> History:
+    """:func:`afm.train` with ``masks`` held applied throughout (see :func:`masked`)."""
+    with masked(model, masks):
+        return train(model, data, config, regularisers, **train_kwargs)
+
+
+def recalibrate_batch_norm(model: nn.Module, data) -> nn.Module:
+    """Re-estimate every batch-norm layer's running mean and variance on ``data``; returns ``model``.
+
+    Pruning changes the statistics of the pre-activations that batch norm normalises,
+    and the running statistics of the trained network no longer fit them. This
+    resets them and averages the batch statistics over ``data`` (an iterable of
+    ``(x, ...)`` batches; labels unused, no gradient, no weight changes), as is usual
+    after one-shot pruning of a batch-normalised network. The model's mode and the
+    layers' momentum are restored afterwards.
+    """
+    bns = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    if not bns:
+        return model
+    momenta = [m.momentum for m in bns]
+    was_training = model.training
+    device = next(model.parameters()).device
+    seen = 0
+    try:
+        for m in bns:
+            m.reset_running_stats()
+            m.momentum = None  # a cumulative average over the batches below
+        model.train()
+        with torch.no_grad():
+            for batch in data:
+                model(batch[0].to(device))
+                seen += 1
+    finally:
+        for m, momentum in zip(bns, momenta):
+            m.momentum = momentum
+        model.train(was_training)
+    if seen == 0:
+        raise ValueError("recalibrate_batch_norm got no batches: data is empty")
+    return model
+
+
+def random_scores(weights: dict[str, torch.Tensor], seed: int = 0) -> dict[str, torch.Tensor]:
+    """Uniform random scores: :func:`keep_top` on them prunes weights at random."""
+    gen = torch.Generator().manual_seed(seed)
+    return {n: torch.rand(w.shape, generator=gen) for n, w in weights.items()}
+
+
+def magnitude_scores(weights: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """``|w|``: the magnitude rule (a reference, not one of the paper's panels)."""
+    return {n: w.detach().abs() for n, w in weights.items()}
+
+
+def obd_saliency(weight: torch.Tensor, hessian_diag: torch.Tensor) -> torch.Tensor:
+    """Optimal brain damage: ``s_q = ½ H_qq w_q²``, the loss increase of setting ``w_q = 0``
+    to second order at a minimum (the first-order term vanishes, off-diagonal terms ignored).
+
+    Example:
+        >>> obd_saliency(torch.tensor([2.0, -1.0]), torch.tensor([1.0, 4.0]))
+        tensor([2., 2.])
+    """
+    if weight.shape != hessian_diag.shape:
+        raise ValueError(f"weight {tuple(weight.shape)} and Hessian diagonal "
+                         f"{tuple(hessian_diag.shape)} differ in shape")
+    return 0.5 * hessian_diag * weight.detach() ** 2
+
+
+def obd_scores(model: nn.Module, data, names: Sequence[str] | None = None) -> dict[str, torch.Tensor]:
+    """OBD saliencies of the prunable weights, the empirical Fisher diagonal (over ``data``,
+    an iterable of ``(x, y)`` batches) standing in for ``H_qq``."""
+    from .fisher import empirical_fisher_diagonal
+
+    names = list(prunable_weights(model)) if names is None else list(names)
+    fisher = empirical_fisher_diagonal(model, data, names)
+    params = dict(model.named_parameters())
+    return {n: obd_saliency(params[n], fisher[n]) for n in names}
+
+
+def _block_forget(model: nn.Module, weight_name: str) -> str | None:
+    """``"conv.0.main.0.weight"`` → ``"conv.0.forget"`` if that is a ForgettingLayer, else None."""
+    modules = dict(model.named_modules())
+    parts = weight_name.split(".")
+    for cut in range(len(parts) - 1, 0, -1):
+        candidate = ".".join(parts[:cut] + ["forget"])
+        if candidate in modules:
+            return candidate if isinstance(modules[candidate], ForgettingLayer) else None
+    return None
+
+
+def weight_importance(model: nn.Module, omega: dict[str, torch.Tensor],
+                      outside: float = 0.0) -> dict[str, torch.Tensor]:
+    """Eq. (2) for every prunable weight of a feed-forward network of ``afm.models`` blocks.
+
+    ``θ_ij = 1 - (1 - Ω_i^l)(1 - Ω_j^(l-1))``: ``Ω^l`` of the neurons the weight
+    feeds (the forgetting layer of its own block, ``"X.forget"`` beside ``"X.main"``)
+    and ``Ω^(l-1)`` of the neurons it comes from (the previous prunable layer's
+    block, in the order of registration, which is the forward order of
+    :class:`~afm.models.MLP`, :class:`~afm.models.LeNet5` and :class:`~afm.models.VGG9`).
+    Neurons without a forgetting layer (the input image, the output logits, a
+    plain block) count as Ω = ``outside``: 0 by default (``EQUATIONS.md``), so the
+    weights of the first and the last layer are scored by one side only; 1 reads
+    a neuron that no switch can close as never forgotten, so those weights get
+    θ = 1 and are pruned last. A convolution kernel ``(C_out, C_in, k, k)``
+    takes its channels' θ over the whole kernel; a Linear layer after a flattened
+    feature map ``(C, H, W)`` gives input ``j`` the Ω of channel ``j // (H·W)``.
+
+    Args:
+        model: the network; omega: ``{forgetting-layer name: Ω (N,)}`` from
+            :func:`afm.neuron_importance`.
+        outside: Ω of the neurons that have no forgetting layer, in [0, 1].
+
+    Returns:
+        ``{weight name: θ of the weight's shape}``.
+    """
+    if not 0.0 <= outside <= 1.0:
+        raise ValueError(f"outside is an importance Ω in [0, 1], got {outside!r}")
+    out: dict[str, torch.Tensor] = {}
+    previous: torch.Tensor | None = None
+    for name, w in prunable_weights(model).items():
+        forget = _block_forget(model, name)
+        if forget is not None and forget not in omega:
+            raise ValueError(f"omega lacks the forgetting layer {forget!r} (has {list(omega)[:4]})")
+        n_out, n_in = w.shape[0], w.shape[1]
+        om_out = omega[forget].detach().cpu().float() if forget else torch.full((n_out,), float(outside))
+        if om_out.shape != (n_out,):
+            raise ValueError(f"Ω of {forget} has {om_out.numel()} entries, {name} has {n_out} outputs")
+        om_in = previous if previous is not None else torch.full((n_in,), float(outside))
+        if om_in.numel() != n_in:
+            if n_in % om_in.numel():
+                raise ValueError(f"{name} has {n_in} inputs, not a multiple of the "
+                                 f"{om_in.numel()} neurons of the layer before")
+            om_in = om_in.repeat_interleave(n_in // om_in.numel())  # flattened (C, H, W)
+        theta = parameter_importance(om_out, om_in)  # (N_l, N_{l-1})
+        out[name] = theta.reshape(n_out, n_in, *([1] * (w.dim() - 2))).expand(w.shape).clone()
+        previous = om_out
+    return out
+
+
+def per_layer_kept(masks: Masks) -> dict[str, float]:
+    """The share of each weight tensor that ``masks`` keep."""
+    return {n: float(m.float().mean()) for n, m in masks.items()}
