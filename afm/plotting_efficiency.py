@@ -16,8 +16,9 @@ METHOD_STYLE = {"sgd": dict(color="0.35", label="sgd"),
 RULE_STYLE = {"random": dict(color="0.45", marker="s", label="forgetting random"),
               "obd": dict(color="#4C72B0", marker="^", label="forgetting OBD (iterative, fine-tuned)"),
               "importance": dict(color="#C44E52", marker="o", label="forgetting l2 (Eq. 2, one shot)"),
-              "importance_open": dict(color="#C44E52", marker="o", ls="--", mfc="white",
-                                      label="forgetting l2, Ω = 1 at input and logits")}
+              "importance_layer": dict(color="#C44E52", marker="o", ls="--", mfc="white",
+                                       label="forgetting l2, the same share of every layer"),
+              "magnitude": dict(color="#8172B3", marker="d", ls=":", label="|w| (reference, not in the paper)")}
 VARIANT_STYLE = {"sgd": dict(color="0.35", label="sgd"),
                  "forgetting*": dict(color="#DD8452", label="forgetting layer*"),
                  "forgetting": dict(color="#C44E52", label="forgetting layer")}
@@ -73,8 +74,9 @@ def fig_3a_structure(results_by_seed: dict):
             ax.errorbar(x, mean, yerr=std, marker="o", ms=4, capsize=3, lw=1.4, **METHOD_STYLE[m])
         if gain:
             ax.axhline(13, color="#C44E52", ls=":", lw=1)
-            ax.text(x[0], 13.3, "paper: ≈ 13", color="#C44E52", fontsize=8)
+            ax.text(x[0], 13.3, "paper: ≈ 13", color="#C44E52", fontsize=8, va="bottom")
             ax.axhline(0, color="0.6", lw=0.7)
+            ax.set_ylim(top=max(ax.get_ylim()[1], 15))
         ax.set_xscale("log")
         ax.set_xticks(x, [_size_label(n) for n in sizes])
         ax.minorticks_off()
@@ -87,9 +89,10 @@ def fig_3a_structure(results_by_seed: dict):
 
 def fig_3b_pruning(results_by_seed: dict):
     """Fig. 3b: test accuracy of the trained VGG-9 with forgetting layers against the fraction
-    of its weights kept, for the three pruning rules (mean ± std over seeds; random: over
-    seeds and draws). Shaded: within 1 point of the unpruned network. Right: the share of
-    each layer's weights that each rule keeps at 20 % overall (seed 0)."""
+    of its weights kept, for the paper's three pruning rules and two references (mean ± std
+    over seeds; random: over seeds and draws). Shaded: within 1 point of the unpruned
+    network. Right: the share of each layer's weights that each rule keeps at 20 % overall
+    (seed 0)."""
     first = results_by_seed[min(results_by_seed)]
     f = np.asarray(first["fractions"])
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.3), constrained_layout=True,
@@ -121,14 +124,14 @@ def fig_3b_pruning(results_by_seed: dict):
     i = int(np.argmin(np.abs(f - 0.2)))
     names = list(first["layers"]["importance"][i])
     short = [n.replace(".main", "").replace(".weight", "").replace(".0.0", ".0") for n in names]
-    rules = [r for r in RULE_STYLE if r in first["layers"]]
+    rules = [r for r in RULE_STYLE if r in first["layers"] and r != "importance_layer"]  # that one: uniform
     width = 0.8 / len(rules)
     for k, rule in enumerate(rules):
         kept = [100 * first["layers"][rule][i][n] for n in names]
         style = RULE_STYLE[rule]
         ax.bar(np.arange(len(names)) + (k - (len(rules) - 1) / 2) * width, kept, width,
-               color=style["color"], hatch="//" if rule == "importance_open" else None,
-               edgecolor="white" if rule == "importance_open" else None,
+               color=style["color"], hatch="//" if rule == "importance_layer" else None,
+               edgecolor="white" if rule == "importance_layer" else None,
                label=style["label"].split(" (")[0])
     ax.set_xticks(np.arange(len(names)), short, rotation=60, fontsize=8)
     ax.set_ylabel(f"weights kept per layer (%) at {100 * f[i]:.0f} % overall")
@@ -150,8 +153,8 @@ def fig_3c_convergence(results_by_seed: dict):
         bl = np.asarray(first["runs"][v]["batch_loss"])
         ax.plot(np.arange(1, bl.size + 1) / spe, bl, color=style["color"], lw=0.5, alpha=0.45)
         mean, _ = _mean_std([r["runs"][v]["epoch_loss"] for r in results_by_seed.values()])
-        ax.plot(np.arange(1, mean.size + 1), mean, marker="o", lw=2, **style)
-    ax.set_xlabel("epoch")
+        ax.plot(np.arange(mean.size) + 0.5, mean, marker="o", lw=2, **style)  # mid-epoch
+    ax.set_xlabel("epoch (dots: mean over the epoch, at its middle)")
     ax.set_ylabel("training loss (cross-entropy)")
     ax.legend(fontsize=8, frameon=False)
     ax = axes[1]

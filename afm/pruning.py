@@ -115,6 +115,22 @@ def keep_top(scores: dict[str, torch.Tensor], fraction: float,
     return out
 
 
+def keep_top_per_layer(scores: dict[str, torch.Tensor], fraction: float) -> Masks:
+    """Masks that keep the same ``fraction`` of every tensor: ``round(fraction · n_t)`` of the
+    ``n_t`` weights of each, those with the highest scores (one threshold per tensor).
+
+    Scores then only compete within a layer, so a rule whose scores differ in level
+    from layer to layer (Eq. 2, whose θ grows with the layer's mean Ω) cannot empty a
+    layer; :func:`keep_top` is the one global threshold.
+
+    Example:
+        >>> m = keep_top_per_layer({"a": torch.tensor([0.1, 0.2]), "b": torch.tensor([0.8, 0.9])}, 0.5)
+        >>> m["a"], m["b"]
+        (tensor([False,  True]), tensor([False,  True]))
+    """
+    return {name: keep_top({name: s}, fraction)[name] for name, s in scores.items()}
+
+
 def kept_fraction(masks: Masks) -> float:
     """The share of weights the masks keep, over all of them."""
     total = sum(m.numel() for m in masks.values())

@@ -9,7 +9,7 @@ import afm
 from afm.models import MLP, VGG9
 from afm.pruning import (apply_masks, count_kept, fine_tune, keep_top, kept_fraction, masked,
                          obd_saliency, obd_scores, per_layer_kept, prunable_weights, random_scores,
-                         recalibrate_batch_norm, weight_importance)
+                         keep_top_per_layer, recalibrate_batch_norm, weight_importance)
 from afm.train import TrainConfig
 
 
@@ -237,3 +237,13 @@ def test_recalibrate_batch_norm_sets_the_statistics_of_the_data():
     with pytest.raises(ValueError, match="empty"):
         recalibrate_batch_norm(model, [])
     assert recalibrate_batch_norm(MLP([4, 3, 2]), []) is not None  # no batch norm: nothing to do
+
+
+def test_keep_top_per_layer_keeps_the_same_share_of_every_tensor():
+    scores = _scores(2)
+    for fraction in (0.0, 0.3, 0.5, 1.0):
+        masks = keep_top_per_layer(scores, fraction)
+        for k, m in masks.items():
+            assert int(m.sum()) == round(fraction * scores[k].numel())
+            if 0 < int(m.sum()) < m.numel():
+                assert scores[k][m].min() >= scores[k][~m].max()

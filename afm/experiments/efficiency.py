@@ -31,8 +31,9 @@ from ..device import seed_everything
 from ..importance import neuron_importance
 from ..models import VGG9
 from ..profiles import by_profile, check_profile
-from ..pruning import (apply_masks, fine_tune, keep_top, obd_scores, per_layer_kept,
-                       prunable_weights, random_scores, recalibrate_batch_norm, weight_importance)
+from ..pruning import (apply_masks, fine_tune, keep_top, keep_top_per_layer, magnitude_scores,
+                       obd_scores, per_layer_kept, prunable_weights, random_scores,
+                       recalibrate_batch_norm, weight_importance)
 from ..regularisers import Forgetting
 from ..sweep import run_many
 from ..train import TrainConfig, evaluate, loader, train
@@ -41,9 +42,10 @@ from .common import MLPRun, RunResult
 #: Fig. 3a's network (the paper's) and methods, in the order of the legend.
 WIDTHS = (784, 256, 256, 128, 10)
 METHODS = ("sgd", "l1", "l2", "forgetting")
-#: Fig. 3b's pruning rules: the paper's forgetting_random, forgetting_OBS (here OBD), forgetting_l2;
-#: and Eq. (2) read with Ω = 1 (not 0) for the neurons without switches (input image, logits).
-RULES = ("random", "obd", "importance", "importance_open")
+#: Fig. 3b's pruning rules: the paper's forgetting_random, forgetting_OBS (here OBD) and
+#: forgetting_l2 (Eq. 2, one global ranking); then two references that are not in the paper:
+#: Eq. (2) ranked within each layer (the same share of every layer kept) and |w|.
+RULES = ("random", "obd", "importance", "importance_layer", "magnitude")
 #: Fig. 3c's networks: plain, forgetting layers without ERS/IRS, the complete layer.
 VARIANTS = ("sgd", "forgetting*", "forgetting")
 #: The paper's headline numbers.
@@ -514,8 +516,9 @@ def _accuracy(model, eval_set, recalibration) -> float:
     return evaluate(recalibrate_batch_norm(model, recalibration), eval_set)
 
 
-def _pruned_accuracy(model, scores, fraction, eval_set, recalibration) -> tuple[float, dict]:
-    masks = keep_top(scores, fraction)
+def _pruned_accuracy(model, scores, fraction, eval_set, recalibration,
+                     per_layer: bool = False) -> tuple[float, dict]:
+    masks = (keep_top_per_layer if per_layer else keep_top)(scores, fraction)
     pruned = apply_masks(_copy(model), masks)
     return _accuracy(pruned, eval_set, recalibration), masks
 
@@ -564,10 +567,10 @@ def pruning_curves(profile: str, seed: int = 0) -> dict:
     """Fig. 3b for one seed: test accuracy of the trained complete VGG-9 against the
     fraction of its weights kept, for the three rules of :data:`RULES`.
 
-    ``random`` (``random_draws`` draws) and ``importance`` (Eq. 2 on Ω measured over the
-    validation split; ``importance_open``: the same with Ω = 1 for the input image and the
-    logits, see :func:`afm.pruning.weight_importance`) prune the trained network in one
-    shot, without fine-tuning;
+    ``random`` (``random_draws`` draws), ``importance`` (Eq. 2 on Ω measured over the
+    validation split, one global threshold), ``importance_layer`` (the same θ, the same
+    share of every layer kept) and ``magnitude`` (|w|, one global threshold) prune the
+    trained network in one shot, without fine-tuning;
     ``obd`` prunes iteratively with a fine-tuning pass after each round
     (:func:`obd_iterative`). Accuracy is on ``prune_eval`` test images (all if None),
     every network (the unpruned one too) after its batch-norm statistics are re-estimated
@@ -595,9 +598,10 @@ def pruning_curves(profile: str, seed: int = 0) -> dict:
                                         eval_set, recal)[0] for f in fractions]
                       for d in range(s["random_draws"])])
     acc, layers = {"random": draws.mean(0)}, {}
-    for rule, outside in (("importance", 0.0), ("importance_open", 1.0)):
-        theta = weight_importance(model, omega, outside=outside)
-        curve = [_pruned_accuracy(model, theta, f, eval_set, recal) for f in fractions]
+    theta = weight_importance(model, omega)
+    for rule, scores, per_layer in (("importance", theta, False), ("importance_layer", theta, True),
+                                    ("magnitude", magnitude_scores(weights), False)):
+        curve = [_pruned_accuracy(model, scores, f, eval_set, recal, per_layer) for f in fractions]
         acc[rule] = np.array([a for a, _ in curve])
         layers[rule] = [per_layer_kept(masks) for _, masks in curve]
     obd = obd_iterative(model, train_set, fractions, eval_set, spec.regularisers(), s, seed, recal)
@@ -649,6 +653,7 @@ def verdicts_3b(per_seed: dict[int, dict]) -> dict:
     far = drops >= 0.10
     return {"few": few, "kept_importance": kept_imp.tolist(), "kept_obd": kept_obd.tolist(),
             "kept_random": [r["kept"]["random"] for r in per_seed.values()],
-            "kept_importance_open": [r["kept"].get("importance_open", 1.0) for r in per_seed.values()],
+            "kept_importance_layer": [r["kept"].get("importance_layer", 1.0) for r in per_seed.values()],
+            "kept_magnitude": [r["kept"].get("magnitude", 1.0) for r in per_seed.values()],
             "random": "reproduced" if far.all() else ("partly" if far.any() else "not reproduced"),
             "random_gap_at_20": drops.tolist()}

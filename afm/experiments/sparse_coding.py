@@ -27,7 +27,7 @@ import numpy as np
 import torch
 
 from .. import data as afm_data
-from ..cache import cached
+from ..cache import cached, is_cached
 from ..capture import capture_activations
 from ..layer import forgetting_layers
 from ..metrics import activation_frequency, sparsity
@@ -120,8 +120,10 @@ def prepare(profile: str, jobs: int | None = None, scheduler=None) -> dict:
               scheduler=scheduler)
     every = settings(profile)["trace_every"]
     traces = [(spec, every) for seed in trace_seeds(profile)
-              for spec in _trace_specs(profile, lam, beta, seed).values()]
-    run_many(gate_trace_run, traces, jobs=jobs, scheduler=scheduler, desc="switch traces")
+              for spec in _trace_specs(profile, lam, beta, seed).values()
+              if not is_cached("gate_trace", _trace_config(spec, every))]
+    if traces:
+        run_many(gate_trace_run, traces, jobs=jobs, scheduler=scheduler, desc="switch traces")
     return chosen
 
 
@@ -270,7 +272,11 @@ def gate_trace_run(spec: MLPRun, every: int) -> dict:
     """The run ``spec`` trained again with a :class:`GateTrace` (cached): Fig. 1f's heatmap data."""
     if not spec.forgetting:
         raise ValueError("a switch trace needs a network with forgetting layers")
-    return cached("gate_trace", {**asdict(spec), "every": every}, lambda: _trace(spec, every))
+    return cached("gate_trace", _trace_config(spec, every), lambda: _trace(spec, every))
+
+
+def _trace_config(spec: MLPRun, every: int) -> dict:
+    return {**asdict(spec), "every": every}
 
 
 def switch_traces(profile: str, seed: int = 0) -> dict:
