@@ -89,6 +89,18 @@ FIGURES: dict[str, FigureSpec] = {f.id: f for f in [
                compute="experiments.learned_importance:importance_distributions",
                seeds="experiments.sparse_coding:seeds",
                prepare="experiments.learned_importance:prepare_distributions"),
+    FigureSpec("4a", "Sparsity against accuracy: L1, DeCov, sgd and three forgetting layers",
+               "04_balance", plot="plotting_balance:fig_4a_scatter",
+               compute="experiments.balance:sparsity_accuracy",
+               seeds="experiments.balance:seeds", prepare="experiments.balance:prepare"),
+    FigureSpec("4b", "Robustness to perturbed neurons, layer by layer", "04_balance",
+               plot="plotting_balance:fig_4b_perturbation",
+               compute="experiments.balance:perturbation_robustness",
+               seeds="experiments.balance:perturb_seeds", prepare="experiments.balance:prepare"),
+    FigureSpec("4c", "Feature clusters: t-SNE, silhouette and distance ratio", "04_balance",
+               plot="plotting_balance:fig_4c_by_seed",
+               compute="experiments.balance:clusters_figure",
+               seeds="experiments.balance:cluster_seeds", prepare="experiments.balance:prepare"),
     FigureSpec("plugin", "A transformer with forgetting layers in its MLP blocks (not in the paper)",
                "09_own_model", plot="plotting:fig_plugin_by_seed",
                compute="experiments.plugin:compare", seeds="experiments.plugin:seeds",
@@ -116,6 +128,8 @@ FIGURES: dict[str, FigureSpec] = {f.id: f for f in [
                compute="experiments.efficiency:convergence",
                seeds="experiments.efficiency:vgg_seeds", prepare="experiments.efficiency:prepare_vgg"),
 ]}
+# In the paper's order (1a ... 5c), then the figures the paper does not have.
+FIGURES = dict(sorted(FIGURES.items(), key=lambda item: (not item[0][0].isdigit(), item[0])))
 
 
 def get(figure_id: str) -> FigureSpec:

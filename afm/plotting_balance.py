@@ -97,3 +97,12 @@ def fig_4c_tsne(tsne: dict, metrics: dict):
     fig.suptitle(f"Fig. 4c  t-SNE of {len(labels)} MNIST test images' features",
                  x=0.02, ha="left", fontsize=10)
     return fig
+
+
+def fig_4c_by_seed(per_seed: dict[int, dict]):
+    """Fig. 4c from ``{seed: balance.clusters_figure(profile, seed)}``: the t-SNE maps of the
+    first seed's networks, titled with that seed's silhouette and distance ratio."""
+    from .experiments.balance import tsne_maps
+
+    first = per_seed[min(per_seed)]
+    return fig_4c_tsne(tsne_maps(first["profile"], first["seed"]), first)

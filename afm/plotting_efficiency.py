@@ -95,7 +95,7 @@ def fig_3b_pruning(results_by_seed: dict):
     (seed 0)."""
     first = results_by_seed[min(results_by_seed)]
     f = np.asarray(first["fractions"])
-    fig, axes = plt.subplots(1, 2, figsize=(12, 4.3), constrained_layout=True,
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.8), constrained_layout=True,
                              gridspec_kw={"width_ratios": [3, 2]})
     ax = axes[0]
     unpruned = 100 * np.mean([r["unpruned"] for r in results_by_seed.values()])
@@ -119,7 +119,7 @@ def fig_3b_pruning(results_by_seed: dict):
     ax.set_xlabel("weights kept (log scale)")
     ax.set_ylabel("test accuracy (%)")
     ax.set_ylim(0, min(100, unpruned + 10))
-    ax.legend(fontsize=8, frameon=False, loc="lower left")
+    ax.legend(fontsize=8, frameon=False, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=3)
     ax = axes[1]
     i = int(np.argmin(np.abs(f - 0.2)))
     names = list(first["layers"]["importance"][i])

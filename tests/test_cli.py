@@ -33,6 +33,18 @@ def test_unknown_figure_and_profile_are_clear_errors(capsys):
     assert "valid profiles are smoke, book, paper" in capsys.readouterr().err
 
 
+def test_every_panel_of_the_paper_is_registered_and_resolves():
+    paper = [f"{n}{c}" for n, cs in [(1, "abcdef"), (2, "abcd"), (3, "abc"), (4, "abc"),
+                                      (5, "abc")] for c in cs]
+    assert [f for f in figures.FIGURES if f[0].isdigit()] == paper
+    for spec in figures.FIGURES.values():
+        for ref in (spec.plot, spec.compute, spec.seeds, spec.prepare):
+            if ref is not None:
+                assert callable(figures._ref(ref)), f"Fig. {spec.id}: {ref} does not resolve"
+        if spec.compute:
+            assert spec.default_seeds("smoke") and spec.default_seeds("book")
+
+
 def test_figure_ids_are_forgiving():
     assert figures.get("Fig. 1b").id == figures.get("fig1b").id == "1b"
 
@@ -62,3 +74,17 @@ def test_run_computes_into_the_shared_cache(tmp_path, monkeypatch, capsys):
     assert figures.status("1b", "smoke") == "1/1 seeds cached"
     again = figures.results("1b", "smoke")
     assert again[0]["runs"][True]["test_acc"] == saved["results"]["0"]["runs"]["True"]["test_acc"]
+
+
+@pytest.mark.skipif(not (SHARED_DATA / "mnist").is_dir(), reason=f"needs {SHARED_DATA}")
+def test_run_4c_writes_cluster_metrics_of_three_spaces(tmp_path, monkeypatch):
+    monkeypatch.setenv("AFM_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("AFM_DATA_DIR", str(SHARED_DATA))
+    monkeypatch.setenv("AFM_OFFLINE", "1")
+    monkeypatch.setenv("AFM_PROGRESS", "0")
+    assert main(["run", "4c", "--profile", "smoke", "--out", str(tmp_path / "out")]) == 0
+    saved = json.loads((tmp_path / "out" / "fig-4c.json").read_text())["results"]["0"]
+    assert set(saved["silhouette"]) == set(saved["ratio"]) == {"pixels", "sgd", "lateral_inhibition"}
+    assert all(-1 <= v <= 1 for v in saved["silhouette"].values())
+    assert all(v > 0 for v in saved["ratio"].values())
+    assert figures.status("4c", "smoke") == "1/1 seeds cached"

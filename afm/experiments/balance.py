@@ -60,6 +60,26 @@ def settings(profile: str) -> dict:
                    silhouette_size=5000, tsne_size=5000, tsne_iter=1000))
 
 
+def seeds(profile: str) -> list[int]:
+    """Fig. 4a's training seeds (one run per method and seed)."""
+    return list(settings(profile)["seeds"])
+
+
+def perturb_seeds(profile: str) -> list[int]:
+    """Fig. 4b's seeds (networks of Fig. 4a that are perturbed)."""
+    return list(settings(profile)["perturb_seeds"])
+
+
+def cluster_seeds(profile: str) -> list[int]:
+    """Fig. 4c's seeds (networks trained on MNIST for the feature clusters)."""
+    return list(settings(profile)["cluster_seeds"])
+
+
+def prepare(profile: str, jobs: int | None = None, scheduler=None) -> int:
+    """Every training run of Fig. 4a-4c (for ``afm run 4a``): :func:`train_all`."""
+    return train_all(profile, jobs=jobs, scheduler=scheduler)
+
+
 def base_spec(profile: str, dataset: str = "fashion-mnist") -> MLPRun:
     """The plain network (``sgd``): SGD, momentum 0.9, lr 0.05, batch 128, seed 0."""
     s = settings(profile)
@@ -369,6 +389,13 @@ def feature_clusters(profile: str, seed: int) -> dict:
             "silhouette": {k: silhouette(f, y, s["silhouette_size"], seed=0) for k, f in feats.items()},
             "ratio": {k: distance_ratio(f, y) for k, f in feats.items()},
             "test_acc": {m: mlp_run(spec).test_acc for m, spec in cluster_specs(profile, seed).items()}}
+
+
+def clusters_figure(profile: str, seed: int) -> dict:
+    """Fig. 4c for one seed, as the figure registry (``afm run 4c``) wants it:
+    :func:`feature_clusters` plus ``"profile"`` and ``"seed"``, so that the drawing can fetch
+    the (cached) t-SNE maps of the first seed."""
+    return {**feature_clusters(profile, seed), "profile": profile, "seed": int(seed)}
 
 
 def verdict_4c(per_seed: dict[int, dict]) -> dict:

@@ -28,7 +28,7 @@ import torch
 from .. import data as afm_data
 from ..cache import cached, is_cached
 from ..device import seed_everything
-from ..importance import neuron_importance
+from ..importance import activation_importance, neuron_importance
 from ..models import VGG9
 from ..profiles import by_profile, check_profile
 from ..pruning import (apply_masks, fine_tune, keep_top, keep_top_per_layer, magnitude_scores,
@@ -581,7 +581,8 @@ def pruning_curves(profile: str, seed: int = 0) -> dict:
         ``{"fractions", "unpruned", "acc": {rule: (fractions,) (random: mean of draws)},
         "random_draws": (draws, fractions), "layers": {rule: [per-layer kept at each
         fraction]}, "kept": {rule: smallest fraction within TOLERANCE of unpruned},
-        "weights", "gate_parameters", "omega_summary"}``.
+        "weights", "gate_parameters", "omega", "omega_activity_spearman" (per forgetting
+        layer: Spearman(Ω, mean |activation|) of its neurons on the validation split)}``.
     """
     s = settings(profile)
     spec = vgg_specs(profile, seed)["forgetting"]
@@ -591,6 +592,7 @@ def pruning_curves(profile: str, seed: int = 0) -> dict:
     fractions = list(s["fractions"])
     weights = prunable_weights(model)
     omega = neuron_importance(model, loader(val_set))
+    activity = activation_importance(model, loader(val_set))
     recal = loader(afm_data.subset(train_set, s["recalibrate_size"], seed=seed + 1), 250)
     as_trained = evaluate(model, eval_set)
     unpruned = _accuracy(_copy(model), eval_set, recal)
@@ -617,7 +619,16 @@ def pruning_curves(profile: str, seed: int = 0) -> dict:
             "weights": int(n_weights), "gate_parameters": int(gate_params),
             "layer_sizes": {n: int(w.numel()) for n, w in weights.items()},
             "omega": {n: o.numpy() for n, o in omega.items()},
+            "omega_activity_spearman": {n: _spearman(o, activity[n.replace(".forget", ".act")])
+                                        for n, o in omega.items()},
             "as_trained": as_trained, "test_acc": run.test_acc, "val_acc": run.val_acc}
+
+
+def _spearman(a: torch.Tensor, b: torch.Tensor) -> float:
+    """Spearman's rank correlation of two 1-D tensors."""
+    from scipy.stats import spearmanr
+
+    return float(spearmanr(a.numpy(), b.numpy()).statistic)
 
 
 def smallest_kept(fractions, acc, unpruned: float, tolerance: float = TOLERANCE) -> float:

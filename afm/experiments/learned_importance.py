@@ -51,7 +51,11 @@ CNN_FORGETTING = (True, True, False, False)
 
 
 def settings(profile: str) -> dict:
-    """What each profile trains for Fig. 2a-2c (Fig. 2d reuses chapter 2's networks)."""
+    """What each profile trains for Fig. 2a-2c (Fig. 2d reuses chapter 2's networks).
+
+    ``draws``: random orders per seed (the paper's 10 in ``paper``; 5 in ``book``);
+    ``test_size``: test images for the ablations (None: all 10,000).
+    """
     check_profile(profile)
     return by_profile(
         profile,
@@ -59,7 +63,7 @@ def settings(profile: str) -> dict:
                    fractions=(0.0, 0.05, 0.2, 0.5, 0.8, 1.0), test_size=2000, cnn_train_size=1000,
                    cnn_epochs=1, cnn_lams=[1.0], cnn_beta=1e-4),
         book=dict(train_size=None, epochs=5, seeds=[0, 1, 2], lams=[0.1, 1.0], betas=[1e-4, 1e-3],
-                  draws=10, fractions=FRACTIONS, test_size=None, cnn_train_size=25000,
+                  draws=10, fractions=FRACTIONS, test_size=None, cnn_train_size=20000,
                   cnn_epochs=4, cnn_lams=[0.1, 1.0], cnn_beta=1e-4),
         paper=dict(train_size=None, epochs=20, seeds=[0, 1, 2, 3, 4], lams=[0.1, 1.0, 10.0],
                    betas=[1e-5, 1e-4, 1e-3], draws=10, fractions=FRACTIONS, test_size=None,
