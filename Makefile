@@ -26,9 +26,11 @@ install:
 
 # Each profile gets its own build folder and its own Jupyter cache, so smoke outputs never
 # stand in for the book's. Jupyter's cache sees only the notebooks' code, not afm's, so its
-# folder is named after afm's source hash: a change to afm re-executes the chapters, whose
-# afm results (AFM_CACHE_DIR) are keyed on that same hash.
-AFM_HASH = $(shell $(PYTHON) -c "from afm.cache import source_hash; print(source_hash()[:16])" 2>/dev/null)
+# folder is named after the hash of afm's full text: any change to afm re-executes the
+# chapters (which show afm's source). Their afm results (AFM_CACHE_DIR) are keyed on afm's
+# code only (docstrings and comments left out), so mending a docstring re-executes the
+# chapters from cached results (about a minute), while changing code recomputes them.
+AFM_HASH = $(shell $(PYTHON) -c "from afm.cache import source_hash; print(source_hash(code_only=False)[:16])" 2>/dev/null)
 
 config: _config.yml
 	@mkdir -p $(BUILD)

@@ -1,15 +1,21 @@
 """An on-disk result cache keyed on an experiment's configuration and on ``afm``'s source.
 
 Jupyter's own cache does not notice changes in ``afm``; this one does: the key
-is a SHA-256 of the JSON configuration *and* of every ``.py`` file of the
-package, so editing the training loop recomputes every result, while
+is a SHA-256 of the JSON configuration *and* of the code of every ``.py`` file
+of the package, so editing the training loop recomputes every result, while
 re-executing a chapter with unchanged code loads results in milliseconds.
+"The code" is each module's syntax tree without its docstrings (comments and
+layout are not in the tree), so mending a docstring or a comment keeps the
+results; the book's Jupyter cache is keyed on the full text instead
+(``source_hash(code_only=False)``, see the Makefile), so the chapters, which
+show afm's source, are re-executed (from cached results) when any text changes.
 Writes are atomic (a temporary file, then ``os.replace``), so an interrupted
 run never leaves a half-written result. ``AFM_RECOMPUTE=1`` ignores the cache.
 """
 
 from __future__ import annotations
 
+import ast
 import functools
 import hashlib
 import json
@@ -27,14 +33,42 @@ T = TypeVar("T")
 PACKAGE_DIR = Path(__file__).resolve().parent
 
 
-@functools.lru_cache(maxsize=1)
-def source_hash() -> str:
-    """SHA-256 over the relative path and bytes of every ``.py`` file in ``afm``."""
+def _without_docstrings(tree: ast.AST) -> ast.AST:
+    """``tree`` with the docstring of every module, class and function removed."""
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
+            body = node.body
+            if (body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant)
+                    and isinstance(body[0].value.value, str)):
+                node.body = body[1:] or [ast.Pass()]
+    return tree
+
+
+def tree_hash(root: Path, code_only: bool = True) -> str:
+    """SHA-256 over the relative path and content of every ``.py`` file under ``root``.
+
+    ``code_only``: hash each file's syntax tree without docstrings (``ast.dump``:
+    no comments, no layout), so that only a change of code changes the hash;
+    otherwise hash the bytes.
+    """
     digest = hashlib.sha256()
-    for path in sorted(PACKAGE_DIR.rglob("*.py")):
-        digest.update(str(path.relative_to(PACKAGE_DIR)).encode())
-        digest.update(path.read_bytes())
+    for path in sorted(root.rglob("*.py")):
+        digest.update(str(path.relative_to(root)).encode())
+        text = path.read_bytes()
+        if code_only:
+            text = ast.dump(_without_docstrings(ast.parse(text, filename=str(path)))).encode()
+        digest.update(text)
     return digest.hexdigest()
+
+
+@functools.lru_cache(maxsize=2)
+def source_hash(code_only: bool = True) -> str:
+    """The hash of ``afm``'s code (:func:`tree_hash` of the package): the results' cache key.
+
+    ``code_only=False`` hashes the full text (docstrings and comments too): the
+    key of the book's Jupyter cache.
+    """
+    return tree_hash(PACKAGE_DIR, code_only)
 
 
 def config_key(kind: str, config: dict[str, Any]) -> str:

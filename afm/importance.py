@@ -85,7 +85,7 @@ def _excitatory_names(model: nn.Module, names) -> list[str]:
 
 
 def activation_importance(model: nn.Module, data: Iterable, names=None) -> dict[str, torch.Tensor]:
-    """The plain network's importance measure: mean |activation| per neuron, relative to the layer.
+    """The plain network's importance measure: mean absolute activation per neuron, relative to the layer.
 
     ``A_i = E_x[|h_i(x)|] / max_j E_x[|h_j(x)|]`` for each excitatory neuron ``i``
     of a layer (a hidden unit, or a channel averaged over its feature map), so
@@ -98,7 +98,7 @@ def activation_importance(model: nn.Module, data: Iterable, names=None) -> dict[
         model: any network; run in eval mode without gradients.
         data: an iterable of ``(x, y)`` batches.
         names: the modules whose outputs are the neurons; default
-            ``model.excitatory_names()`` (the ReLUs of :mod:`afm.models`).
+            ``model.excitatory_names()`` (the ReLUs of the models in ``afm.models``).
 
     Returns:
         ``{module name: A of shape (N,)}`` on the CPU.
@@ -129,11 +129,11 @@ def layer_importance(model: nn.Module, data: Iterable, measure: str = "omega") -
     """Importance of every excitatory neuron, keyed by the excitatory module's name.
 
     ``measure="omega"``: Ω = E_x[σ] of the forgetting layer that gates the layer
-    (:func:`neuron_importance`), for the layers that have one; the forgetting
-    layer ``"X.forget"`` of a :class:`~afm.models.Block` gates the neurons of
+    (:func:`afm.neuron_importance`), for the layers that have one; the forgetting
+    layer ``"X.forget"`` of a ``afm.models.Block`` gates the neurons of
     ``"X.act"``. ``measure="activation"``: :func:`activation_importance`, for
     every layer (plain networks too). The keys are the names that
-    :func:`afm.ablation.ablate` and :func:`afm.capture.capture_activations` use.
+    :func:`afm.ablation.ablate` and :func:`afm.capture_activations` use.
 
     Returns:
         ``{excitatory module name (e.g. "hidden.0.act"): importance (N,)}``, in layer order.

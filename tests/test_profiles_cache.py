@@ -63,6 +63,25 @@ def test_source_hash_covers_the_package():
     assert (cache_mod.PACKAGE_DIR / "layer.py").exists()
 
 
+def test_tree_hash_ignores_docstrings_and_comments_but_not_code(tmp_path):
+    pkg = tmp_path / "pkg"
+    pkg.mkdir()
+    module = pkg / "m.py"
+    module.write_text('"""Module."""\n\ndef f(x):\n    """Eq. (1)."""\n    return x + 1\n')
+    code, text = cache_mod.tree_hash(pkg), cache_mod.tree_hash(pkg, code_only=False)
+    module.write_text('"""Module, reworded."""\n\n\ndef f(x):  # a comment\n'
+                      '    """Eq. (1): mended."""\n    return x + 1\n')
+    assert cache_mod.tree_hash(pkg) == code
+    assert cache_mod.tree_hash(pkg, code_only=False) != text
+    module.write_text('"""Module."""\n\ndef f(x):\n    """Eq. (1)."""\n    return x + 2\n')
+    assert cache_mod.tree_hash(pkg) != code
+    module.write_text('def f(x):\n    return "a string that is not a docstring" or x + 1\n')
+    assert cache_mod.tree_hash(pkg) != code
+    (pkg / "n.py").write_text("y = 1\n")  # a new file changes the hash
+    module.write_text('"""Module."""\n\ndef f(x):\n    """Eq. (1)."""\n    return x + 1\n')
+    assert cache_mod.tree_hash(pkg) != code
+
+
 def test_corrupt_cache_entry_is_recomputed(tmp_cache):
     cache_mod.cached("unit", {"c": 1}, lambda: 1)
     path = cache_mod.result_path("unit", {"c": 1})
