@@ -34,7 +34,8 @@ AFM_HASH = $(shell $(PYTHON) -c "from afm.cache import source_hash; print(source
 
 config: _config.yml
 	@mkdir -p $(BUILD)
-	sed 's#_build/.jupyter_cache#$(BUILD)/.jupyter_cache/afm-$(AFM_HASH)#' _config.yml > $(BUILD)/_config.yml
+	sed -e 's#_build/.jupyter_cache#$(BUILD)/.jupyter_cache/afm-$(AFM_HASH)#' \
+	    -e 's#: book/_ext$$#: $(CURDIR)/book/_ext#' _config.yml > $(BUILD)/_config.yml
 
 # MathJax 3 is served by the book itself (_config.yml: mathjax_path), so equations render
 # with no internet (CI, a reader offline). npm installs it once into _build/node; its es5/

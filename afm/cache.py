@@ -63,7 +63,7 @@ def tree_hash(root: Path, code_only: bool = True) -> str:
 
 @functools.lru_cache(maxsize=2)
 def source_hash(code_only: bool = True) -> str:
-    """The hash of ``afm``'s code (:func:`tree_hash` of the package): the results' cache key.
+    """The hash of ``afm``'s code (:func:`afm.cache.tree_hash` of the package): the results' cache key.
 
     ``code_only=False`` hashes the full text (docstrings and comments too): the
     key of the book's Jupyter cache.
