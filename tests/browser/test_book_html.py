@@ -94,6 +94,9 @@ def test_chapters_offer_launch_buttons_and_the_executed_notebook(site):
                 f"{path}: no launch link to {provider} for {repo}")
         ipynb = f"_sources/{Path(path).with_suffix('.ipynb').as_posix()}"
         assert site.url + ipynb in hrefs, f"{path}: no download link to {ipynb}"
+        colab = [h for h in hrefs if launch.get("colab_url") and h.startswith(launch["colab_url"])]
+        assert all(h.endswith(f"/{ipynb}") for h in colab), (
+            f"{path}: Colab must open the executed notebook {ipynb}, not {colab}")
         cells = json.loads((HTML / ipynb).read_text())["cells"]
         outputs = [o for c in cells if c["cell_type"] == "code" for o in c.get("outputs", [])]
         assert outputs, f"{ipynb} has no outputs: it is not the executed notebook"
