@@ -18,6 +18,9 @@ RULE_STYLE = {"random": dict(color="0.45", marker="s", label="forgetting random"
               "importance": dict(color="#C44E52", marker="o", label="forgetting l2 (Eq. 2, one shot)"),
               "importance_layer": dict(color="#C44E52", marker="o", ls="--", mfc="white",
                                        label="forgetting l2, the same share of every layer"),
+              "importance_reversed": dict(color="#C44E52", marker="x", ls="-.",
+                                          label="l2 reversed (most important first), every layer "
+                                                "(diagnostic)"),
               "magnitude": dict(color="#8172B3", marker="d", ls=":", label="|w| (reference, not in the paper)")}
 VARIANT_STYLE = {"sgd": dict(color="0.35", label="sgd"),
                  "forgetting*": dict(color="#DD8452", label="forgetting layer*"),
@@ -124,7 +127,8 @@ def fig_3b_pruning(results_by_seed: dict):
     i = int(np.argmin(np.abs(f - 0.2)))
     names = list(first["layers"]["importance"][i])
     short = [n.replace(".main", "").replace(".weight", "").replace(".0.0", ".0") for n in names]
-    rules = [r for r in RULE_STYLE if r in first["layers"] and r != "importance_layer"]  # that one: uniform
+    rules = [r for r in RULE_STYLE if r in first["layers"]
+             and r not in ("importance_layer", "importance_reversed")]  # those two: uniform
     width = 0.8 / len(rules)
     for k, rule in enumerate(rules):
         kept = [100 * first["layers"][rule][i][n] for n in names]

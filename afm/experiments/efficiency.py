@@ -45,7 +45,7 @@ METHODS = ("sgd", "l1", "l2", "forgetting")
 #: Fig. 3b's pruning rules: the paper's forgetting_random, forgetting_OBS (here OBD) and
 #: forgetting_l2 (Eq. 2, one global ranking); then two references that are not in the paper:
 #: Eq. (2) ranked within each layer (the same share of every layer kept) and |w|.
-RULES = ("random", "obd", "importance", "importance_layer", "magnitude")
+RULES = ("random", "obd", "importance", "importance_layer", "importance_reversed", "magnitude")
 #: Fig. 3c's networks: plain, forgetting layers without ERS/IRS, the complete layer.
 VARIANTS = ("sgd", "forgetting*", "forgetting")
 #: The paper's headline numbers.
@@ -569,7 +569,9 @@ def pruning_curves(profile: str, seed: int = 0) -> dict:
 
     ``random`` (``random_draws`` draws), ``importance`` (Eq. 2 on Ω measured over the
     validation split, one global threshold), ``importance_layer`` (the same θ, the same
-    share of every layer kept) and ``magnitude`` (|w|, one global threshold) prune the
+    share of every layer kept), ``importance_reversed`` (a diagnostic: −θ, the same share
+    of every layer, so the weights of the *most* important neurons go first, like chapter
+    3's inverse order) and ``magnitude`` (|w|, one global threshold) prune the
     trained network in one shot, without fine-tuning;
     ``obd`` prunes iteratively with a fine-tuning pass after each round
     (:func:`obd_iterative`). Accuracy is on ``prune_eval`` test images (all if None),
@@ -601,7 +603,9 @@ def pruning_curves(profile: str, seed: int = 0) -> dict:
                       for d in range(s["random_draws"])])
     acc, layers = {"random": draws.mean(0)}, {}
     theta = weight_importance(model, omega)
+    reversed_theta = {n: -t for n, t in theta.items()}  # most important first (chapter 3's inverse order)
     for rule, scores, per_layer in (("importance", theta, False), ("importance_layer", theta, True),
+                                    ("importance_reversed", reversed_theta, True),
                                     ("magnitude", magnitude_scores(weights), False)):
         curve = [_pruned_accuracy(model, scores, f, eval_set, recal, per_layer) for f in fractions]
         acc[rule] = np.array([a for a, _ in curve])
