@@ -24,6 +24,7 @@ import base64
 import contextlib
 import http.server
 import os
+import re
 import shutil
 import tempfile
 import threading
@@ -453,3 +454,21 @@ def page_problems(page: Page, site: Site) -> list[str]:
     problems += [f"the server has no {m} (requested by the page)" for m in page.missing]
     problems += [f"browser console: {c}" for c in page.console]
     return problems
+
+
+DOUBLED_LABEL = re.compile(r"\b(Eqs?|Figs?|Tables?|Sections?|Chapters?)\.? \1\b\.?")
+
+
+def page_text(html_file: Path) -> str:
+    """The visible text of a built page (scripts, styles and tags removed, spaces collapsed)."""
+    import html as html_lib
+
+    text = html_file.read_text(encoding="utf-8", errors="replace")
+    text = re.sub(r"<(script|style)\b.*?</\1>", " ", text, flags=re.S | re.I)
+    return re.sub(r"\s+", " ", html_lib.unescape(re.sub(r"<[^>]+>", " ", text)))
+
+
+def doubled_labels(text: str) -> list[str]:
+    """Reference labels written twice, e.g. "Eq. Eq. (2)": prose that says "Eq." before a
+    reference that Sphinx already labels (``math_eqref_format: "Eq. ({number})"``)."""
+    return [text[max(0, m.start() - 30):m.end() + 10] for m in DOUBLED_LABEL.finditer(text)]

@@ -112,3 +112,10 @@ def test_execution_status_page_lists_every_chapter(site):
     missing = [d for d in docnames if d not in text]
     assert not missing, f"{path}: the execution table lacks {missing}"
     assert "❌" not in text, f"{path}: a notebook failed to execute"
+
+
+def test_no_reference_label_is_written_twice():
+    """No page says "Eq. Eq. (2)" (prose "Eq." before an {eq} reference that is labelled already)."""
+    doubled = {path: htmlcheck.doubled_labels(htmlcheck.page_text(HTML / path)) for path in PAGES}
+    doubled = {path: found for path, found in doubled.items() if found}
+    assert not doubled, f"reference labels written twice: {doubled}"

@@ -189,3 +189,17 @@ def test_link_target(href, target):
 ])
 def test_outside(url, out):
     assert htmlcheck.outside(url, "http://127.0.0.1:8000/") is out
+
+
+def test_doubled_reference_labels_are_found():
+    """Prose "Eq. {eq}`x`" renders as "Eq. Eq. (2)": the check finds it, and only it."""
+    assert htmlcheck.doubled_labels("as Eq. Eq. (2) says, and Fig. Fig. 3b") != []
+    assert len(htmlcheck.doubled_labels("as Eq. Eq. (2) says, and Fig. Fig. 3b")) == 2
+    assert htmlcheck.doubled_labels("Eq. (2) and Eqs. (3)-(4), Fig. 1a, a Figure, Eq. (5)") == []
+
+
+def test_page_text_drops_tags_scripts_and_styles(tmp_path):
+    page = tmp_path / "p.html"
+    page.write_text(html("<script>var Eq = 'Eq. Eq.'</script><p>Eq. <a href='#x'>Eq. (2)</a></p>"))
+    text = htmlcheck.page_text(page)
+    assert "var" not in text and htmlcheck.doubled_labels(text)
