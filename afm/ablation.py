@@ -200,15 +200,26 @@ def ablation_curve(model: nn.Module, data, scores: Mapping[str, torch.Tensor | n
     """Fig. 2a/2b: the accuracy of ``model`` on ``data`` as ever more neurons are removed.
 
     Args:
-        model: the trained network.
-        data: a ``TensorDataset`` or ``(x, y)`` pair (the test set).
+        model: the trained network, ``(B, ...) -> (B, C)`` logits.
+        data: a ``TensorDataset`` or ``(x, y)`` pair (the test set): inputs ``(B, ...)``,
+            int64 labels ``(B,)``.
         scores: ``{excitatory module name: importance (N_l,)}``; only these layers are
             ablated (pass one layer for the per-layer curves of Fig. 2b).
-        fractions: shares of the neurons of ``scores`` to remove, each in [0, 1].
+        fractions: ``(K,)`` shares of the neurons of ``scores`` to remove, each in [0, 1].
         order, seed, scope: see :func:`units_to_remove`.
 
     Returns:
-        ``(len(fractions),)`` accuracies in [0, 1].
+        ``(K,)`` accuracies in [0, 1], one per entry of ``fractions``.
+
+    Example:
+        >>> from afm import MLP
+        >>> _ = torch.manual_seed(2)
+        >>> model = MLP([4, 3, 2], forgetting=False)
+        >>> x = torch.randn(8, 4)
+        >>> y = model(x).argmax(1)  # labels the intact model gets right
+        >>> scores = {"hidden.0.act": torch.tensor([0.2, 0.9, 0.5])}
+        >>> ablation_curve(model, (x, y), scores, [0, 1 / 3, 2 / 3, 1], "positive")
+        array([1.   , 1.   , 0.75 , 0.375])
     """
     fractions = [_check_fraction(f) for f in fractions]
     accs = []
@@ -219,7 +230,19 @@ def ablation_curve(model: nn.Module, data, scores: Mapping[str, torch.Tensor | n
 
 
 def area_under(fractions: Sequence[float], values: Sequence[float]) -> float:
-    """The trapezoidal area under ``values`` over ``fractions`` (for curves over [0, 1])."""
+    """The trapezoidal area under ``values`` over ``fractions`` (for curves over [0, 1]).
+
+    Args:
+        fractions: ``(K,)`` strictly increasing x values, ``K >= 2``.
+        values: ``(K,)`` the curve at those x values, e.g. from :func:`ablation_curve`.
+
+    Returns:
+        The area, a float (the mean of the curve when ``fractions`` spans [0, 1]).
+
+    Example:
+        >>> area_under([0.0, 0.5, 1.0], [1.0, 0.5, 0.0])  # a straight line from 1 to 0
+        0.5
+    """
     x, y = np.asarray(fractions, float), np.asarray(values, float)
     if x.shape != y.shape or x.ndim != 1 or x.size < 2:
         raise ValueError(f"need two 1-D arrays of equal length >= 2, got {x.shape} and {y.shape}")

@@ -50,6 +50,23 @@ def tree_hash(root: Path, code_only: bool = True) -> str:
     ``code_only``: hash each file's syntax tree without docstrings (``ast.dump``:
     no comments, no layout), so that only a change of code changes the hash;
     otherwise hash the bytes.
+
+    Args:
+        root: the folder whose ``.py`` files (recursively, in sorted order) are hashed.
+        code_only: hash the code only (``True``) or the full text (``False``).
+
+    Returns:
+        The hex digest, 64 characters.
+
+    Example:
+        >>> import tempfile
+        >>> old, new = Path(tempfile.mkdtemp()), Path(tempfile.mkdtemp())
+        >>> _ = (old / "m.py").write_text("'Old docstring.'; x = 1")
+        >>> _ = (new / "m.py").write_text("'New docstring.'; x = 1  # and a comment")
+        >>> len(tree_hash(old)), tree_hash(old) == tree_hash(new)
+        (64, True)
+        >>> tree_hash(old, code_only=False) == tree_hash(new, code_only=False)
+        False
     """
     digest = hashlib.sha256()
     for path in sorted(root.rglob("*.py")):
@@ -66,7 +83,17 @@ def source_hash(code_only: bool = True) -> str:
     """The hash of ``afm``'s code (:func:`afm.cache.tree_hash` of the package): the results' cache key.
 
     ``code_only=False`` hashes the full text (docstrings and comments too): the
-    key of the book's Jupyter cache.
+    key of the book's Jupyter cache. Computed once per process.
+
+    Args:
+        code_only: hash the code only (``True``, the results' key) or the full text.
+
+    Returns:
+        The hex digest, 64 characters.
+
+    Example:
+        >>> len(source_hash()), source_hash() == tree_hash(PACKAGE_DIR)
+        (64, True)
     """
     return tree_hash(PACKAGE_DIR, code_only)
 

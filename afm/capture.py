@@ -22,7 +22,16 @@ def capture_activations(model: nn.Module, data: Iterable, names: Sequence[str] |
         reduce_spatial: average 4-D ``(B, C, H, W)`` outputs over ``H, W``.
 
     Returns:
-        ``{name: (num_samples, N)}`` on the CPU.
+        ``{name: (num_samples, N)}`` on the CPU, the batches concatenated in order.
+
+    Example:
+        >>> from afm import MLP
+        >>> model = MLP([4, 3, 2])
+        >>> data = [(torch.randn(5, 4), None), (torch.randn(2, 4), None)]
+        >>> {name: a.shape for name, a in capture_activations(model, data).items()}
+        {'hidden.0.act': torch.Size([7, 3])}
+        >>> capture_activations(model, data, names=["head"])["head"].shape
+        torch.Size([7, 2])
     """
     if names is None:
         if not hasattr(model, "excitatory_names"):
@@ -66,8 +75,24 @@ def capture_gradients(model: nn.Module, x: torch.Tensor, y: torch.Tensor,
     regulariser (so Eq. 9 with :class:`afm.regularisers.Forgetting`). The model
     runs in eval mode; its parameters' ``.grad`` are left untouched.
 
+    Args:
+        model: any classifier ``(B, ...) -> (B, C)`` logits.
+        x: ``(B, ...)`` inputs, on the model's device.
+        y: ``(B,)`` int64 labels.
+        regularisers: callables ``reg(model) -> scalar`` added to the loss.
+        names: module names; by default ``model.excitatory_names()``.
+
     Returns:
         ``{name: (B, N)}`` gradients on the CPU (4-D outputs averaged over ``H, W``).
+
+    Example:
+        >>> from afm import MLP
+        >>> model = MLP([4, 3, 2])
+        >>> grads = capture_gradients(model, torch.randn(5, 4), torch.zeros(5, dtype=torch.long))
+        >>> {name: g.shape for name, g in grads.items()}
+        {'hidden.0.act': torch.Size([5, 3])}
+        >>> all(p.grad is None for p in model.parameters())
+        True
     """
     if names is None:
         names = model.excitatory_names()

@@ -22,7 +22,36 @@ VERDICTS = ("reproduced", "partly", "not reproduced")
 
 @dataclass(frozen=True)
 class Claim:
-    """One measured claim. ``value``/``spread`` are the headline number and its std over seeds."""
+    """One measured claim. ``value``/``spread`` are the headline number and its std over seeds.
+
+    Args:
+        id: a unique name: lower-case letters, digits, ``.``, ``_`` and ``-``.
+        figure: the paper's figure, e.g. ``"1e"``.
+        chapter: the chapter's file name without suffix, e.g. ``"02_sparse_coding"``.
+        statement: what the paper states.
+        measured: what we measured, in words.
+        value: the headline number (mean over seeds).
+        spread: its standard deviation over seeds.
+        n_seeds: the number of seeds.
+        profile: the profile it was measured in (``smoke``, ``book`` or ``paper``).
+        verdict: ``"reproduced"``, ``"partly"`` or ``"not reproduced"``.
+        section: a link to the section of the book that measures it.
+        details: further JSON-serialisable numbers, e.g. per seed.
+
+    Raises:
+        ValueError: for an unknown verdict or a malformed ``id``.
+
+    Example:
+        >>> from dataclasses import replace
+        >>> claim = Claim("fig1e-demo", "1e", "02_sparse_coding", "ERS raises sparsity",
+        ...               "sparsity of layer 1", 0.81, 0.02, 3, "smoke", "reproduced")
+        >>> claim.verdict, claim.details
+        ('reproduced', {})
+        >>> replace(claim, verdict="maybe")
+        Traceback (most recent call last):
+            ...
+        ValueError: verdict must be one of ('reproduced', 'partly', 'not reproduced'), got 'maybe'
+    """
 
     id: str
     figure: str
@@ -51,7 +80,28 @@ def claims_dir(profile: str) -> Path:
 
 
 def record_claim(claim: Claim) -> Path:
-    """Write ``claim`` atomically to ``<cache>/claims/<profile>/<id>.json``; returns the path."""
+    """Write ``claim`` atomically to ``<cache>/claims/<profile>/<id>.json``; returns the path.
+
+    ``<cache>`` is ``AFM_CACHE_DIR`` (default ``~/.cache/afm``); a claim recorded again
+    replaces the earlier record.
+
+    Args:
+        claim: the measured claim.
+
+    Returns:
+        The path of the JSON record.
+
+    Example:
+        >>> import os, tempfile
+        >>> from unittest import mock
+        >>> claim = Claim("fig1e-demo", "1e", "02_sparse_coding", "ERS raises sparsity",
+        ...               "sparsity of layer 1", 0.81, 0.02, 3, "smoke", "reproduced")
+        >>> with mock.patch.dict(os.environ, AFM_CACHE_DIR=tempfile.mkdtemp()):
+        ...     path = record_claim(claim)
+        ...     loaded = load_claims("smoke")
+        >>> path.parts[-3:], loaded == [claim]
+        (('claims', 'smoke', 'fig1e-demo.json'), True)
+    """
     path = claims_dir(claim.profile) / f"{claim.id}.json"
     fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
     with os.fdopen(fd, "w") as f:

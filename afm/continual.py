@@ -139,7 +139,20 @@ class MultiHeadMLP(nn.Module):
 
 
 def shared_parameters(model: nn.Module) -> dict[str, nn.Parameter]:
-    """``model.shared_parameters()`` when the model has it, else every parameter."""
+    """``model.shared_parameters()`` when the model has it, else every parameter.
+
+    Args:
+        model: e.g. a :class:`MultiHeadMLP` (its trunk), or any module (all of it).
+
+    Returns:
+        ``{parameter name: parameter}``, each of its own shape, in ``named_parameters`` order.
+
+    Example:
+        >>> list(shared_parameters(MultiHeadMLP((4, 3), n_tasks=2)))  # the trunk, no heads
+        ['hidden.0.main.weight', 'hidden.0.main.bias']
+        >>> list(shared_parameters(nn.Linear(2, 1)))  # no shared_parameters(): every one
+        ['weight', 'bias']
+    """
     if hasattr(model, "shared_parameters"):
         return dict(model.shared_parameters())
     return dict(model.named_parameters())
@@ -160,7 +173,7 @@ def _batches(data, batch_size: int):
 def per_sample_gradient_sum(model: nn.Module, x: torch.Tensor,
                             objectives: Callable[[torch.Tensor], list[tuple[torch.Tensor | None, torch.Tensor]]],
                             power: int = 2) -> dict[str, torch.Tensor]:
-    """``Σ_n Σ_terms w_n |∂ s_n / ∂θ|^power`` for every parameter, from exact per-sample gradients.
+    """``Σ_n Σ_terms w_n |∂ s_n / ∂θ|^power`` for every parameter, from per-sample gradients.
 
     ``objectives(logits)`` returns terms ``(w, s)``: per-sample scalars ``s`` of shape
     ``(B,)`` and per-sample weights ``w`` ``(B,)`` (or ``None`` for 1). The samples must be
@@ -175,13 +188,27 @@ def per_sample_gradient_sum(model: nn.Module, x: torch.Tensor,
     mode, 2-D inputs); any other module with parameters raises ``ValueError``.
 
     Args:
-        model: evaluated as it is (call ``.eval()`` first if it matters).
+        model: evaluated as it is (call ``.eval()`` first if it matters); its logits
+            ``(B, C)`` are what ``objectives`` receives.
         x: ``(B, ...)`` inputs.
-        objectives: see above.
+        objectives: ``logits (B, C) -> [(w (B,) or None, s (B,)), ...]``, see above.
         power: 2 (squares: the Fisher) or 1 (absolute values: MAS).
 
     Returns:
-        ``{parameter name: tensor of the parameter's shape}`` on the parameters' device.
+        ``{parameter name: tensor of the parameter's shape}`` on the parameters' device
+        (every parameter of ``model``), summed over the ``B`` samples, not averaged.
+
+    Example:
+        With ``s_n = Σ_c z_nc`` of a linear layer ``z = W x + b``, ``∂ s_n / ∂W_cj = x_nj``
+        and ``∂ s_n / ∂b_c = 1``, whatever the weights:
+
+        >>> x = torch.tensor([[1.0, 2.0, 3.0], [-1.0, 0.0, 1.0]])
+        >>> g = per_sample_gradient_sum(nn.Linear(3, 2), x, lambda z: [(None, z.sum(1))])
+        >>> g["weight"]  # Σ_n x_nj², in every row
+        tensor([[ 2.,  4., 10.],
+                [ 2.,  4., 10.]])
+        >>> g["bias"]  # Σ_n 1² over B = 2 samples
+        tensor([2., 2.])
     """
     if power not in (1, 2):
         raise ValueError(f"power must be 1 or 2, got {power!r}")
@@ -256,8 +283,28 @@ def fisher_diagonal(model: nn.Module, data, batch_size: int = 250) -> dict[str, 
     predicted probability), not sampled, and not the "empirical" Fisher of the
     true labels. The mean over the samples of ``data`` (labels, if any, unused).
 
+    Args:
+        model: a model :func:`per_sample_gradient_sum` supports (``Linear`` and forgetting
+            layers), evaluated as it is; logits ``(B, C)``.
+        data: ``N`` samples: a ``TensorDataset``, an ``(x, y)`` pair or a tensor ``x``
+            ``(N, ...)``.
+        batch_size: samples per backward pass (the result does not depend on it).
+
     Returns:
-        ``{parameter name: F of the parameter's shape}``.
+        ``{parameter name: F of the parameter's shape}``, for every parameter.
+
+    Example:
+        With all parameters zero, ``p = (½, ½)`` for every ``x`` and
+        ``F_{b_c} = Σ_y p_y (δ_yc − p_c)² = ¼``; ``F_{W_cj} = ¼ x_j²``:
+
+        >>> lin = nn.Linear(3, 2)
+        >>> _ = nn.init.zeros_(lin.weight), nn.init.zeros_(lin.bias)
+        >>> fisher = fisher_diagonal(lin, torch.ones(4, 3))
+        >>> fisher["bias"]
+        tensor([0.2500, 0.2500])
+        >>> fisher["weight"]
+        tensor([[0.2500, 0.2500, 0.2500],
+                [0.2500, 0.2500, 0.2500]])
     """
     return _mean_over(data, batch_size, lambda xb: per_sample_gradient_sum(
         model, xb, _fisher_terms, power=2))
@@ -275,6 +322,28 @@ def mas_importance(model: nn.Module, data, batch_size: int = 250) -> dict[str, t
     Aljundi et al.'s memory-aware synapses: the sensitivity of the squared L2 norm
     of the output to each parameter, per sample, in absolute value, averaged over
     ``data`` (unsupervised: labels unused).
+
+    Args:
+        model: a model :func:`per_sample_gradient_sum` supports, evaluated as it is;
+            logits ``(B, C)``.
+        data: ``N`` samples: a ``TensorDataset``, an ``(x, y)`` pair or a tensor ``x``
+            ``(N, ...)``.
+        batch_size: samples per backward pass (the result does not depend on it).
+
+    Returns:
+        ``{parameter name: Ω of the parameter's shape}``, for every parameter, ``>= 0``.
+
+    Example:
+        A linear layer with ``W = 1``, ``b = 0`` maps ``x = (1, 2, 0)`` to ``f = (3, 3)``:
+
+        >>> lin = nn.Linear(3, 2)
+        >>> _ = nn.init.ones_(lin.weight), nn.init.zeros_(lin.bias)
+        >>> omega = mas_importance(lin, torch.tensor([[1.0, 2.0, 0.0]]))
+        >>> omega["bias"]  # |∂ ‖f‖² / ∂b_c| = 2 f_c
+        tensor([6., 6.])
+        >>> omega["weight"]  # 2 f_c x_j
+        tensor([[ 6., 12.,  0.],
+                [ 6., 12.,  0.]])
     """
     return _mean_over(data, batch_size, lambda xb: per_sample_gradient_sum(
         model, xb, lambda z: [(None, (z * z).sum(1))], power=1))
@@ -288,6 +357,25 @@ def anpyc_importance(model: nn.Module, data) -> dict[str, torch.Tensor]:
     a second-order Taylor estimate of how much the entropy moves when the
     parameter is removed, with the curvature approximated by ``g²``.
     (Peng et al.'s neural-pruning schedule is not implemented.)
+
+    Args:
+        model: any classifier, logits ``(B, C)``; evaluated as it is.
+        data: ``N`` samples: a ``TensorDataset``, an ``(x, y)`` pair or a tensor ``x``
+            ``(N, ...)``.
+
+    Returns:
+        ``{parameter name: Ω of the parameter's shape}``, for every parameter, ``>= 0``.
+
+    Example:
+        >>> _ = torch.manual_seed(0)
+        >>> model = MultiHeadMLP((4, 8), n_tasks=2, n_classes=2)
+        >>> omega = anpyc_importance(model, tag(torch.randn(8, 4), task=0))
+        >>> all(omega[k].shape == p.shape for k, p in model.named_parameters())
+        True
+        >>> all(bool((w >= 0).all()) for w in omega.values())
+        True
+        >>> float(omega["heads.1.weight"].sum())  # no task-1 sample: g = 0 on its head
+        0.0
     """
     params = dict(model.named_parameters())
     total, n = None, 0
@@ -319,7 +407,15 @@ def _mean_over(data, batch_size, fn) -> dict[str, torch.Tensor]:
 
 
 class Naive:
-    """Fine-tuning: learn each task in turn with nothing added (the paper's ``sgd``, the lower bound)."""
+    """Fine-tuning: learn each task in turn with nothing added (the paper's ``sgd``).
+
+    The lower bound of Fig. 5: no regulariser, nothing kept between tasks.
+
+    Example:
+        >>> strategy = Naive()
+        >>> strategy.name, strategy.joint, strategy.regularisers()
+        ('naive', False, [])
+    """
 
     name = "naive"
     joint = False
@@ -339,6 +435,18 @@ class JointTraining(Naive):
 
     :func:`train_sequence` trains it once, on the shuffled union, and evaluates it
     on every task; row ``t`` of its accuracy matrix is that one model on tasks ``0..t``.
+
+    Example:
+        >>> _ = torch.manual_seed(0)
+        >>> tasks = [tag_dataset(TensorDataset(torch.randn(8, 4), torch.randint(0, 2, (8,))), t)
+        ...          for t in range(2)]
+        >>> model = MultiHeadMLP((4, 8), n_tasks=2, n_classes=2)
+        >>> result = train_sequence(model, JointTraining(), tasks, tasks,
+        ...                         TrainConfig(epochs=1, batch_size=4), progress=False)
+        >>> len(result.seconds)  # one training run, on the union
+        1
+        >>> bool(result.accuracy[1, 0] == result.accuracy[0, 0])  # one model in every row
+        True
     """
 
     name = "joint"
@@ -360,6 +468,30 @@ class Consolidation:
 
     A consolidation object is the regulariser itself: ``strategy(model)`` returns
     the penalty (``afm.train`` calls it after each forward pass).
+
+    Args:
+        strength: ``λ >= 0``, the weight of the penalty.
+        samples: how many samples of each task (the first ones) :meth:`after_task`
+            measures ``Ω^t`` on.
+        mode: ``"accumulate"`` or ``"separate"``, see above.
+
+    ``Ω``, ``θ*`` (``omega``, ``anchor``: ``{parameter name: tensor of the parameter's
+    shape}``) and the penalty, a scalar ``()`` tensor, cover the shared parameters.
+
+    Example:
+        Two tasks in ``"separate"`` mode, with ``Ω^t = 1`` at ``θ^0 = 0`` and ``θ^1 = 2``:
+
+        >>> model = nn.Linear(1, 1, bias=False)
+        >>> reg = Consolidation(strength=1.0, mode="separate")
+        >>> for theta_t in (0.0, 2.0):
+        ...     reg.consolidate({"weight": torch.ones(1, 1)},
+        ...                     {"weight": torch.full((1, 1), theta_t)})
+        >>> _ = nn.init.zeros_(model.weight)
+        >>> reg(model).item()  # ½ ((0 − 0)² + (0 − 2)²)
+        2.0
+        >>> _ = nn.init.ones_(model.weight)
+        >>> reg(model).item()  # ½ ((1 − 0)² + (1 − 2)²)
+        1.0
     """
 
     name = "consolidation"
@@ -447,6 +579,22 @@ class EWC(Consolidation):
     as in the original; ``"accumulate"`` gives a single penalty at the latest θ*),
     with ``F^t`` the true Fisher of :func:`fisher_diagonal` on ``samples`` images of
     task ``t``.
+
+    Args:
+        strength: ``λ >= 0``.
+        samples: samples of each task the Fisher is measured on.
+        mode: ``"separate"`` (the default) or ``"accumulate"``.
+
+    Example:
+        >>> _ = torch.manual_seed(0)
+        >>> model = MultiHeadMLP((4, 8), n_tasks=2, n_classes=2)
+        >>> data = TensorDataset(tag(torch.randn(8, 4), task=0), torch.randint(0, 2, (8,)))
+        >>> ewc = EWC(strength=100.0)
+        >>> ewc.after_task(model, 0, data)  # F^0 at θ^0, on the shared trunk only
+        >>> {k: tuple(f.shape) for k, f in ewc.omega.items()}
+        {'hidden.0.main.weight': (8, 4), 'hidden.0.main.bias': (8,)}
+        >>> ewc(model).item()  # θ = θ^0
+        0.0
     """
 
     name = "ewc"
@@ -459,7 +607,29 @@ class EWC(Consolidation):
 
 
 class MAS(Consolidation):
-    """Memory-aware synapses (Aljundi et al. 2018): Ω = :func:`mas_importance`, accumulated."""
+    """Memory-aware synapses (Aljundi et al. 2018): Ω = :func:`mas_importance`, accumulated.
+
+    Args:
+        strength: ``λ >= 0``.
+        samples: samples of each task ``Ω`` is measured on.
+        mode: ``"accumulate"`` (the default) or ``"separate"``.
+
+    Example:
+        >>> _ = torch.manual_seed(0)
+        >>> model = MultiHeadMLP((4, 8), n_tasks=2, n_classes=2)
+        >>> mas = MAS(strength=1.0)
+        >>> mas.after_task(model, 0, tag(torch.randn(8, 4), task=0))  # labels unused
+        >>> with torch.no_grad():
+        ...     _ = model.heads[0].bias.add_(1.0)
+        >>> mas(model).item()  # θ = θ*: the heads are free, not in the penalty
+        0.0
+        >>> with torch.no_grad():
+        ...     _ = model.hidden[0].main.bias.add_(1.0)
+        >>> bool(torch.isclose(mas(model), mas.omega["hidden.0.main.bias"].sum() / 2))
+        True
+        >>> bool(mas(model) > 0)
+        True
+    """
 
     name = "mas"
 
@@ -468,10 +638,25 @@ class MAS(Consolidation):
 
 
 class ANPyC(Consolidation):
-    """ANPyC's synaptic consolidation (Peng et al. 2022): Ω = :func:`anpyc_importance`, accumulated.
+    """ANPyC's synaptic consolidation (Peng et al. 2022): Ω = :func:`anpyc_importance`.
 
-    Only the synaptic-consolidation half of ANPyC; its adversarial neural pruning
-    schedule is not implemented.
+    ``Ω^t`` is accumulated. Only the synaptic-consolidation half of ANPyC; its
+    adversarial neural pruning schedule is not implemented.
+
+    Args:
+        strength: ``λ >= 0``.
+        samples: samples of each task ``Ω`` is measured on.
+        mode: ``"accumulate"`` (the default) or ``"separate"``.
+
+    Example:
+        >>> _ = torch.manual_seed(0)
+        >>> model = MultiHeadMLP((4, 8), n_tasks=2, n_classes=2)
+        >>> anpyc = ANPyC(strength=1.0)
+        >>> anpyc.after_task(model, 0, tag(torch.randn(8, 4), task=0))
+        >>> sorted(anpyc.omega), anpyc.tasks_seen  # the shared trunk only
+        (['hidden.0.main.bias', 'hidden.0.main.weight'], 1)
+        >>> anpyc(model).item()  # θ = θ*
+        0.0
     """
 
     name = "anpyc"
@@ -494,6 +679,23 @@ class SynapticIntelligence(Consolidation):
     any other regulariser) and ``θ`` has just moved by that step's update. The
     last step of a task is added in ``after_task``, where ``p.grad`` still
     holds it.
+
+    Args:
+        strength: ``λ >= 0``.
+        xi: the damping ``ξ > 0``.
+
+    Example:
+        >>> _ = torch.manual_seed(0)
+        >>> tasks = [tag_dataset(TensorDataset(torch.randn(8, 4), torch.randint(0, 2, (8,))), t)
+        ...          for t in range(2)]
+        >>> model = MultiHeadMLP((4, 8), n_tasks=2, n_classes=2)
+        >>> si = SynapticIntelligence(strength=1.0)
+        >>> _ = train_sequence(model, si, tasks, tasks, TrainConfig(epochs=1, batch_size=4),
+        ...                    progress=False)
+        >>> si.tasks_seen, {k: tuple(w.shape) for k, w in si.omega.items()}
+        (2, {'hidden.0.main.weight': (8, 4), 'hidden.0.main.bias': (8,)})
+        >>> all(bool((w >= 0).all()) for w in si.omega.values())
+        True
     """
 
     name = "si"
@@ -546,7 +748,13 @@ class SequenceResult:
     """What :func:`train_sequence` returns.
 
     ``accuracy[i, j]``: accuracy on evaluation task ``j`` after learning tasks ``0..i``
-    (NaN for ``j > i``), shape ``(T, T)``; ``seconds``: training time per task.
+    (NaN for ``j > i``), shape ``(T, T)``; ``seconds``: training time per task, ``T``
+    floats (one for :class:`JointTraining`, trained once).
+
+    Example:
+        >>> result = SequenceResult(np.array([[0.9, np.nan], [0.7, 0.8]]), seconds=[1.0, 1.2])
+        >>> first_task_accuracy(result.accuracy), average_accuracy(result.accuracy)
+        (array([0.9, 0.7]), array([0.9 , 0.75]))
     """
 
     accuracy: np.ndarray
@@ -570,7 +778,23 @@ def train_sequence(model: nn.Module, strategy, train_tasks: Sequence[TensorDatas
             ``[afm.Forgetting(lam, beta)]`` for a network with forgetting layers.
 
     Returns:
-        :class:`SequenceResult`.
+        :class:`SequenceResult`: the ``(T, T)`` accuracy matrix (NaN above the diagonal)
+        and the training seconds, ``T = len(train_tasks)``. ``model`` ends on the CPU.
+
+    Example:
+        Two tasks of 8 random samples, one epoch each:
+
+        >>> _ = torch.manual_seed(0)
+        >>> tasks = [tag_dataset(TensorDataset(torch.randn(8, 4), torch.randint(0, 2, (8,))), t)
+        ...          for t in range(2)]
+        >>> model = MultiHeadMLP((4, 8), n_tasks=2, n_classes=2)
+        >>> result = train_sequence(model, EWC(strength=1.0), tasks, tasks,
+        ...                         TrainConfig(epochs=1, batch_size=4), progress=False)
+        >>> result.accuracy.shape, len(result.seconds)
+        ((2, 2), 2)
+        >>> np.isnan(result.accuracy)
+        array([[False,  True],
+               [False, False]])
     """
     if len(train_tasks) != len(eval_tasks) or not train_tasks:
         raise ValueError(f"need one evaluation set per training task, got {len(train_tasks)} "
@@ -600,7 +824,12 @@ def train_sequence(model: nn.Module, strategy, train_tasks: Sequence[TensorDatas
 
 
 def first_task_accuracy(accuracy: np.ndarray) -> np.ndarray:
-    """Fig. 5b left: accuracy on the first task after learning each task, ``(T, T) -> (T,)``."""
+    """Fig. 5b left: accuracy on the first task after learning each task, ``(T, T) -> (T,)``.
+
+    Example:
+        >>> first_task_accuracy(np.array([[0.9, np.nan], [0.7, 0.8]]))
+        array([0.9, 0.7])
+    """
     return np.asarray(accuracy, dtype=float)[:, 0]
 
 

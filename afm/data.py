@@ -91,11 +91,38 @@ _VERIFIED: set[str] = set()
 
 
 class DataNotFoundError(FileNotFoundError):
-    """No source holds the dataset; the message lists every place looked and how to fix it."""
+    """No source holds the dataset; the message lists every place looked and how to fix it.
+
+    A ``FileNotFoundError``, so ``except FileNotFoundError`` catches it too. Raised by
+    ``load_dataset`` when no source has the files and the download is disabled
+    (``AFM_OFFLINE=1``) or fails.
+
+    Example:
+        >>> import tempfile
+        >>> from unittest import mock
+        >>> empty = tempfile.mkdtemp()
+        >>> with mock.patch.dict(os.environ, AFM_DATA_DIR=empty, AFM_CACHE_DIR=empty,
+        ...                      AFM_OFFLINE="1"):
+        ...     try:
+        ...         load_dataset("mnist")
+        ...     except FileNotFoundError as err:
+        ...         print(type(err).__name__, "|", str(err).splitlines()[0])
+        DataNotFoundError | No copy of the MNIST training set was found. Places looked, in order:
+    """
 
 
 class CorruptDataError(ValueError):
-    """A data file failed its checksum; the message names the file, expected vs found, the fix."""
+    """A data file failed its checksum; the message names the file, expected vs found, the fix.
+
+    A ``ValueError``, so ``except ValueError`` catches it too. The file is never used.
+
+    Example:
+        >>> try:
+        ...     raise CorruptDataError("train.zip is corrupt or truncated and was not used")
+        ... except ValueError as err:
+        ...     print(type(err).__name__, str(err).startswith("train.zip is corrupt"))
+        CorruptDataError True
+    """
 
 
 # --------------------------------------------------------------------------- paths
@@ -173,12 +200,11 @@ def data_sources(name: str) -> list[Path]:
     Fashion-MNIST folder (Fashion-MNIST only), then torchvision's download
     folder in ``cache_dir()``.
 
-    Example::
-
-        data_sources("fashion-mnist")  # with AFM_DATA_DIR=/work/shared/data:
-        # [PosixPath('/work/shared/data/fashion-mnist'),
-        #  PosixPath('/usr/share/datasets/fashion-mnist'),
-        #  PosixPath('/root/.cache/afm/data/fashion-mnist/FashionMNIST/raw')]
+    Example:
+        >>> from unittest import mock
+        >>> with mock.patch.dict("os.environ", {"AFM_DATA_DIR": "/data", "AFM_CACHE_DIR": "/c"}):
+        ...     [str(p) for p in data_sources("fashion-mnist")]  # doctest: +ELLIPSIS
+        ['/data/fashion-mnist', ..., '/c/data/fashion-mnist/FashionMNIST/raw']
     """
     return [source.path for source in _sources(_canonical(name))]
 
@@ -501,10 +527,12 @@ def pixel_permutation(task: int, seed: int = 0) -> np.ndarray:
     permutation is independent of the others and reproducible. Task 0 is
     permuted too (it is not plain MNIST).
 
-    Example::
-
-        perm = pixel_permutation(3)
-        perm.shape, sorted(perm) == list(range(784))  # -> ((784,), True)
+    Example:
+        >>> perm = pixel_permutation(3)
+        >>> tuple(perm.shape), sorted(perm.tolist()) == list(range(784))
+        ((784,), True)
+        >>> bool((pixel_permutation(3) == perm).all())  # the same seed, the same task
+        True
     """
     task = _check_task(task)
     return np.random.default_rng([operator.index(seed), task]).permutation(28 * 28)
@@ -542,10 +570,15 @@ def train_val_split(dataset: TensorDataset, val_fraction: float = 0.1,
     tensors' trailing shapes. ``val_fraction`` must lie strictly between 0 and 1
     and leave at least one sample on each side, else ``ValueError``.
 
-    Example::
-
-        train, val = train_val_split(load_dataset("mnist"), val_fraction=0.1)
-        len(train), len(val)  # -> (54000, 6000)
+    Example:
+        >>> from torch.utils.data import TensorDataset
+        >>> data = TensorDataset(torch.arange(100.0)[:, None], torch.zeros(100, dtype=torch.long))
+        >>> train, val = train_val_split(data, val_fraction=0.1)
+        >>> len(train), len(val)
+        (90, 10)
+        >>> values = train.tensors[0].flatten().tolist() + val.tensors[0].flatten().tolist()
+        >>> sorted(values) == list(range(100))
+        True
     """
     n = len(dataset)
     if not 0 < val_fraction < 1:
@@ -564,10 +597,12 @@ def subset(dataset: TensorDataset, n: int | None, seed: int = 0) -> TensorDatase
     ``n`` None or ``>= len(dataset)`` returns ``dataset`` itself; negative ``n``
     raises ``ValueError``. Shapes: ``(n, *trailing)`` for every tensor.
 
-    Example::
-
-        small = subset(load_dataset("mnist"), 1000, seed=1)
-        len(small)  # -> 1000
+    Example:
+        >>> from torch.utils.data import TensorDataset
+        >>> data = TensorDataset(torch.arange(100.0)[:, None], torch.zeros(100, dtype=torch.long))
+        >>> small = subset(data, 10, seed=1)
+        >>> len(small), bool(small.tensors[0].unique().numel() == 10)
+        (10, True)
     """
     if n is None or n >= len(dataset):
         return dataset

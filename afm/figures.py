@@ -160,6 +160,22 @@ def results(figure_id: str, profile: str, seeds: Sequence[int] | None = None,
         profile: ``smoke``, ``book`` or ``paper``.
         seeds: default: the profile's seeds for this figure.
         jobs, scheduler: see :func:`afm.sweep.run_many`.
+        progress: a tqdm bar over the seeds still to compute.
+
+    Returns:
+        ``{seed: results}``, in the order of ``seeds``; ``{}`` for a figure drawn from code
+        (no computation, e.g. the schematic ``"1a"``).
+
+    Raises:
+        ValueError: for an unknown figure or profile.
+
+    Example:
+        >>> results("1a", "smoke")  # a schematic: nothing to compute or cache
+        {}
+        >>> results("1z", "smoke")  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+            ...
+        ValueError: unknown figure '1z': the book regenerates 1a, 1b, ...
     """
     spec, profile = get(figure_id), check_profile(profile)
     if spec.compute is None:

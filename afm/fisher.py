@@ -43,7 +43,19 @@ def per_sample_gradients(model: nn.Module, x: torch.Tensor, y: torch.Tensor,
         names: parameter names, e.g. ``["conv.0.main.0.weight"]``.
 
     Returns:
-        ``{name: (B, *parameter shape)}``.
+        ``{name: (B, *parameter shape)}``: row ``n`` is the gradient of sample ``n`` alone,
+        so the mean over dim 0 is the gradient of the batch's mean loss.
+
+    Example:
+        >>> from afm import MLP
+        >>> model = MLP([4, 3, 2], forgetting=False)
+        >>> x, y = torch.randn(5, 4), torch.zeros(5, dtype=torch.long)
+        >>> g = per_sample_gradients(model, x, y, ["head.weight", "head.bias"])
+        >>> g["head.weight"].shape, g["head.bias"].shape
+        (torch.Size([5, 2, 3]), torch.Size([5, 2]))
+        >>> F.cross_entropy(model(x), y).backward()
+        >>> torch.allclose(g["head.bias"].mean(0), model.head.bias.grad, atol=1e-6)
+        True
     """
     from torch.func import functional_call, grad, vmap
 

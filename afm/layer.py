@@ -115,7 +115,22 @@ class ForgettingLayer(nn.Module):
 
 
 def forgetting_layers(model: nn.Module) -> Iterator[tuple[str, ForgettingLayer]]:
-    """Every :class:`ForgettingLayer` in ``model``, with its module name, in order."""
+    """Every :class:`ForgettingLayer` in ``model``, with its module name, in order.
+
+    Args:
+        model: any ``nn.Module``; its submodules are walked with ``model.named_modules()``.
+
+    Returns:
+        An iterator of ``(name, layer)`` pairs, in the order of ``model.named_modules()``
+        (after a forward, each ``layer.gate`` has shape ``(B, N)``).
+
+    Example:
+        >>> from afm import MLP
+        >>> [name for name, _ in forgetting_layers(MLP([4, 3, 3, 2]))]
+        ['hidden.0.forget', 'hidden.1.forget']
+        >>> list(forgetting_layers(torch.nn.Linear(4, 2)))
+        []
+    """
     for name, module in model.named_modules():
         if isinstance(module, ForgettingLayer):
             yield name, module

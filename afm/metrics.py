@@ -9,6 +9,17 @@ def activation_frequency(activations: torch.Tensor, threshold: float = 0.0) -> t
     """``r_i``: the fraction of samples whose activation of neuron ``i`` exceeds ``threshold``.
 
     ``(num_samples, N) -> (N,)``.
+
+    Args:
+        activations: ``(num_samples, N)`` activations of one layer.
+        threshold: a neuron is active when its activation exceeds this.
+
+    Returns:
+        ``(N,)`` float64, each entry in [0, 1].
+
+    Example:
+        >>> activation_frequency(torch.tensor([[1.0, 0.0, 2.0], [3.0, 0.0, -1.0]]))
+        tensor([1.0000, 0.0000, 0.5000], dtype=torch.float64)
     """
     _check_activations(activations)
     return (activations > threshold).double().mean(dim=0)
@@ -60,7 +71,19 @@ def _check_activations(activations: torch.Tensor) -> None:
 
 
 def accuracy(logits: torch.Tensor, labels: torch.Tensor) -> float:
-    """The fraction of rows of ``logits`` ``(B, C)`` whose arg-max equals ``labels`` ``(B,)``."""
+    """The fraction of rows of ``logits`` ``(B, C)`` whose arg-max equals ``labels`` ``(B,)``.
+
+    Args:
+        logits: ``(B, C)`` scores (or probabilities) of ``C`` classes.
+        labels: ``(B,)`` integer class indices.
+
+    Returns:
+        A float in [0, 1].
+
+    Example:
+        >>> accuracy(torch.tensor([[2.0, 0.0], [0.0, 1.0], [3.0, 0.0]]), torch.tensor([0, 1, 1]))
+        0.6666666666666666
+    """
     if logits.dim() != 2 or labels.shape != logits.shape[:1]:
         raise ValueError(f"expected logits (B, C) and labels (B,), got {tuple(logits.shape)} "
                          f"and {tuple(labels.shape)}")

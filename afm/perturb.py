@@ -29,6 +29,18 @@ def neuron_layers(model: nn.Module) -> list[str]:
 
     For :class:`afm.MLP` ``[784, 64, 64, 10]``: ``["hidden.0.main", "hidden.1.main", "head"]``.
     The gates of :class:`~afm.ForgettingLayer` are not ``Linear`` modules and are not listed.
+
+    Args:
+        model: any network.
+
+    Returns:
+        The module names, in the order of registration; the neurons of a ``Linear`` are the
+        rows of its weight ``(N_out, N_in)``, those of a ``Conv2d`` its output channels.
+
+    Example:
+        >>> from afm import MLP
+        >>> neuron_layers(MLP([4, 3, 2]))
+        ['hidden.0.main', 'head']
     """
     return [name for name, m in model.named_modules() if isinstance(m, (nn.Linear, nn.Conv2d))]
 
@@ -36,7 +48,17 @@ def neuron_layers(model: nn.Module) -> list[str]:
 def choose_neurons(num_neurons: int, fraction: float, generator: torch.Generator) -> torch.Tensor:
     """``round(fraction · num_neurons)`` distinct neuron indices drawn uniformly, sorted.
 
-    ``(k,)`` int64. ``fraction`` must lie in [0, 1].
+    Args:
+        num_neurons: ``N >= 1``, the number of neurons to choose from.
+        fraction: the share to choose, in [0, 1].
+        generator: the random source (equal seeds choose equal neurons).
+
+    Returns:
+        ``(k,)`` int64 indices in ``[0, N)``, ascending, with ``k = round(fraction · N)``.
+
+    Example:
+        >>> choose_neurons(10, 0.3, torch.Generator().manual_seed(0))
+        tensor([1, 4, 7])
     """
     if not 0.0 <= fraction <= 1.0:  # also rejects NaN
         raise ValueError(f"fraction of perturbed neurons must lie in [0, 1], got {fraction!r}")
@@ -64,7 +86,22 @@ def perturb_neurons(model: nn.Module, layer: str, fraction: float, std_rel: floa
             so equal seeds choose the same neurons in networks of equal width.
 
     Returns:
-        ``(perturbed copy, indices of the perturbed neurons (k,))``.
+        ``(perturbed copy, indices of the perturbed neurons (k,))``; the weight of
+        ``layer`` is ``(N_out, N_in)`` (Linear) or ``(C_out, C_in, k, k)`` (Conv2d), and
+        only its rows ``W[i]`` at those indices differ.
+
+    Example:
+        >>> from afm import MLP
+        >>> _ = torch.manual_seed(0)
+        >>> model = MLP([4, 3, 2])
+        >>> gen = torch.Generator().manual_seed(0)
+        >>> noisy, idx = perturb_neurons(model, "hidden.0.main", 2 / 3, 0.5, gen)
+        >>> idx
+        tensor([0, 2])
+        >>> (noisy.hidden[0].main.weight != model.hidden[0].main.weight).any(dim=1)
+        tensor([ True, False,  True])
+        >>> torch.equal(noisy.head.weight, model.head.weight)
+        True
     """
     if not std_rel >= 0:
         raise ValueError(f"std_rel must be >= 0, got {std_rel!r}")
@@ -124,8 +161,28 @@ def perturbation_curve(model: nn.Module, layer: str, fractions: Sequence[float],
     ``layer`` on (the same numbers as a full pass, much faster); any other
     model is evaluated whole with :func:`afm.evaluate`.
 
+    Args:
+        model: the trained network, ``(B, ...) -> (B, C)`` logits; it is not modified.
+        layer: a name from :func:`neuron_layers`, as in :func:`perturb_neurons`.
+        fractions: ``(K,)`` shares of the layer's neurons to perturb, each in [0, 1].
+        repeats: ``R >= 1``, the independent draws per fraction.
+        std_rel: the noise scale relative to the layer's weight scale, ``>= 0``.
+        data: a ``TensorDataset`` or ``(x, y)`` pair: inputs ``(B, ...)``, int64 labels ``(B,)``.
+        seed: the seed of every draw (see above).
+
     Returns:
-        ``(len(fractions), repeats)`` accuracies in [0, 1].
+        ``(K, R)`` accuracies in [0, 1]: row ``f`` for ``fractions[f]``, column ``r`` for
+        repetition ``r``.
+
+    Example:
+        >>> from afm import MLP
+        >>> _ = torch.manual_seed(2)
+        >>> model = MLP([4, 3, 2])
+        >>> x = torch.randn(8, 4)
+        >>> y = model(x).argmax(1)  # labels the unperturbed model gets right
+        >>> perturbation_curve(model, "hidden.0.main", [0.0, 1.0], 2, 2.0, (x, y))
+        array([[1.   , 1.   ],
+               [0.5  , 0.875]])
     """
     if repeats < 1:
         raise ValueError(f"repeats must be >= 1, got {repeats}")

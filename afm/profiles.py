@@ -29,7 +29,24 @@ def check_profile(name: str) -> str:
 
 
 def current_profile() -> str:
-    """The profile named by ``AFM_PROFILE`` (default ``book``)."""
+    """The profile named by ``AFM_PROFILE`` (default ``book``).
+
+    Returns:
+        ``"smoke"``, ``"book"`` or ``"paper"`` (one of ``PROFILES``).
+
+    Raises:
+        ValueError: when ``AFM_PROFILE`` names no profile; the message lists the valid ones.
+
+    Example:
+        >>> import os
+        >>> from unittest import mock
+        >>> with mock.patch.dict(os.environ, AFM_PROFILE="smoke"):
+        ...     current_profile()
+        'smoke'
+        >>> with mock.patch.dict(os.environ, AFM_PROFILE=""):  # unset or empty
+        ...     current_profile()
+        'book'
+    """
     return check_profile(os.environ.get("AFM_PROFILE", "").strip() or DEFAULT_PROFILE)
 
 

@@ -57,7 +57,19 @@ def _module_of(model: nn.Module, param_name: str) -> tuple[nn.Module, str]:
 
 
 def count_kept(counts: Sequence[int] | int, fraction: float) -> int:
-    """How many of ``total`` weights a kept ``fraction`` means: ``round(fraction · total)``."""
+    """How many of ``total`` weights a kept ``fraction`` means: ``round(fraction · total)``.
+
+    Args:
+        counts: the total number of weights, or the sizes of the tensors, which are summed.
+        fraction: the share of weights kept, in [0, 1].
+
+    Returns:
+        The number of weights kept, an int (Python's ``round``: halves go to the even number).
+
+    Example:
+        >>> count_kept([6, 4], 0.3), count_kept(10, 0.5)
+        (3, 5)
+    """
     total = int(sum(counts)) if not isinstance(counts, int) else counts
     if not 0.0 <= fraction <= 1.0:
         raise ValueError(f"fraction of weights kept must be in [0, 1], got {fraction!r}")
@@ -132,13 +144,46 @@ def keep_top_per_layer(scores: dict[str, torch.Tensor], fraction: float) -> Mask
 
 
 def kept_fraction(masks: Masks) -> float:
-    """The share of weights the masks keep, over all of them."""
+    """The share of weights the masks keep, over all of them.
+
+    Args:
+        masks: ``{name: bool mask of the weight's shape}`` (True = kept), as from
+            :func:`keep_top`.
+
+    Returns:
+        ``kept / total`` over every entry of every mask, a float in [0, 1].
+
+    Example:
+        >>> kept_fraction({"w": torch.tensor([[True, False], [False, True]])})
+        0.5
+        >>> kept_fraction(keep_top({"a": torch.rand(8), "b": torch.rand(3, 4)}, 0.25))  # 5 of 20
+        0.25
+    """
     total = sum(m.numel() for m in masks.values())
     return sum(int(m.sum()) for m in masks.values()) / max(1, total)
 
 
 def apply_masks(model: nn.Module, masks: Masks) -> nn.Module:
-    """Zero, in place, the weights that ``masks`` remove; returns ``model``."""
+    """Zero, in place, the weights that ``masks`` remove; returns ``model``.
+
+    Args:
+        model: the network; it is changed in place.
+        masks: ``{parameter name: bool mask of the parameter's shape}`` (True = kept),
+            e.g. ``(N_out, N_in)`` for a Linear weight.
+
+    Returns:
+        ``model``, with ``w ⊙ mask`` in place of every masked weight.
+
+    Example:
+        >>> from afm import MLP
+        >>> model = MLP([4, 3, 2])
+        >>> weights = prunable_weights(model)  # (3, 4) and (2, 3): 18 weights
+        >>> masks = keep_top(magnitude_scores(weights), 0.5)
+        >>> apply_masks(model, masks) is model
+        True
+        >>> sum(int((w != 0).sum()) for w in prunable_weights(model).values())
+        9
+    """
     params = dict(model.named_parameters())
     with torch.no_grad():
         for name, mask in masks.items():
@@ -155,7 +200,27 @@ def apply_masks(model: nn.Module, masks: Masks) -> nn.Module:
 def masked(model: nn.Module, masks: Masks) -> Iterator[nn.Module]:
     """Keep ``masks`` applied while the model trains: inside, every forward uses ``w ⊙ mask``
     (``torch.nn.utils.prune``), so removed weights get no gradient and stay zero; on exit the
-    masks are made permanent (the weights are zero where the masks are False)."""
+    masks are made permanent (the weights are zero where the masks are False).
+
+    Args:
+        model: the network; changed in place.
+        masks: ``{parameter name: bool mask of the parameter's shape}`` (True = kept).
+
+    Yields:
+        ``model``, its masked weights computed as ``w ⊙ mask`` from ``w_orig``; on exit
+        they are plain parameters again. Create optimizers inside the block.
+
+    Example:
+        >>> from afm import MLP
+        >>> model = MLP([4, 3, 2], forgetting=False)
+        >>> masks = keep_top(magnitude_scores(prunable_weights(model)), 0.5)
+        >>> with masked(model, masks):
+        ...     opt = torch.optim.SGD(model.parameters(), lr=0.1)
+        ...     model(torch.randn(5, 4)).square().sum().backward()
+        ...     opt.step()
+        >>> sum(int((w != 0).sum()) for w in prunable_weights(model).values())  # of 18
+        9
+    """
     applied = []
     try:
         for name, mask in masks.items():
@@ -170,7 +235,29 @@ def masked(model: nn.Module, masks: Masks) -> Iterator[nn.Module]:
 
 def fine_tune(model: nn.Module, data, masks: Masks, config: TrainConfig,
               regularisers: Sequence = (), **train_kwargs) -> History:
-    """:func:`afm.train` with ``masks`` held applied throughout (see :func:`masked`)."""
+    """:func:`afm.train` with ``masks`` held applied throughout (see :func:`masked`).
+
+    Args:
+        model: the pruned network; trained in place.
+        data: a ``TensorDataset`` or ``(x, y)`` pair: inputs ``(B, ...)``, int64 labels ``(B,)``.
+        masks: ``{parameter name: bool mask of the parameter's shape}`` (True = kept).
+        config, regularisers, train_kwargs: passed to :func:`afm.train`.
+
+    Returns:
+        The :class:`~afm.History` of the run; the removed weights are zero afterwards.
+
+    Example:
+        >>> from afm import MLP
+        >>> _ = torch.manual_seed(0)
+        >>> model = MLP([4, 3, 2])
+        >>> x, y = torch.randn(16, 4), torch.randint(0, 2, (16,))
+        >>> masks = keep_top(random_scores(prunable_weights(model)), 0.5)
+        >>> history = fine_tune(model, (x, y), masks, TrainConfig(epochs=1, batch_size=8),
+        ...                     device=torch.device("cpu"), progress=False)
+        >>> kept = {n: w != 0 for n, w in prunable_weights(model).items()}
+        >>> len(history.loss), kept_fraction(kept)
+        (1, 0.5)
+    """
     with masked(model, masks):
         return train(model, data, config, regularisers, **train_kwargs)
 
@@ -184,6 +271,22 @@ def recalibrate_batch_norm(model: nn.Module, data) -> nn.Module:
     ``(x, ...)`` batches; labels unused, no gradient, no weight changes), as is usual
     after one-shot pruning of a batch-normalised network. The model's mode and the
     layers' momentum are restored afterwards.
+
+    Args:
+        model: the network; its batch-norm buffers are changed in place (a model
+            without batch norm is returned unchanged).
+        data: an iterable of batches whose first element is the input ``(B, ...)``.
+
+    Returns:
+        ``model``; each batch-norm layer's ``running_mean`` and ``running_var``, ``(C,)``,
+        are the averages of the batch means and (unbiased) variances over ``data``.
+
+    Example:
+        >>> model = nn.Sequential(nn.BatchNorm1d(2)).eval()
+        >>> batches = [(torch.tensor([[0.0, 1.0], [2.0, 3.0]]), None)]
+        >>> bn = recalibrate_batch_norm(model, batches)[0]
+        >>> bn.running_mean, bn.running_var, model.training
+        (tensor([1., 2.]), tensor([2., 2.]), False)
     """
     bns = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
     if not bns:
@@ -211,13 +314,39 @@ def recalibrate_batch_norm(model: nn.Module, data) -> nn.Module:
 
 
 def random_scores(weights: dict[str, torch.Tensor], seed: int = 0) -> dict[str, torch.Tensor]:
-    """Uniform random scores: :func:`keep_top` on them prunes weights at random."""
+    """Uniform random scores: :func:`keep_top` on them prunes weights at random.
+
+    Args:
+        weights: ``{name: weight}``, e.g. from :func:`prunable_weights`; only the shapes are read.
+        seed: the seed of the scores (the same seed gives the same scores).
+
+    Returns:
+        ``{name: scores of the weight's shape}``, uniform in [0, 1), on the CPU.
+
+    Example:
+        >>> s = random_scores({"w": torch.zeros(2, 3)}, seed=0)["w"]
+        >>> s.shape, bool((0 <= s).all() and (s < 1).all())
+        (torch.Size([2, 3]), True)
+        >>> torch.equal(s, random_scores({"w": torch.zeros(2, 3)}, seed=0)["w"])
+        True
+    """
     gen = torch.Generator().manual_seed(seed)
     return {n: torch.rand(w.shape, generator=gen) for n, w in weights.items()}
 
 
 def magnitude_scores(weights: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """``|w|``: the magnitude rule (a reference, not one of the paper's panels)."""
+    """``|w|``: the magnitude rule (a reference, not one of the paper's panels).
+
+    Args:
+        weights: ``{name: weight}``, e.g. from :func:`prunable_weights`.
+
+    Returns:
+        ``{name: |w| of the weight's shape}``, detached from the graph.
+
+    Example:
+        >>> magnitude_scores({"w": torch.tensor([[-2.0, 0.5]])})
+        {'w': tensor([[2.0000, 0.5000]])}
+    """
     return {n: w.detach().abs() for n, w in weights.items()}
 
 
@@ -237,7 +366,25 @@ def obd_saliency(weight: torch.Tensor, hessian_diag: torch.Tensor) -> torch.Tens
 
 def obd_scores(model: nn.Module, data, names: Sequence[str] | None = None) -> dict[str, torch.Tensor]:
     """OBD saliencies of the prunable weights, the empirical Fisher diagonal (over ``data``,
-    an iterable of ``(x, y)`` batches) standing in for ``H_qq``."""
+    an iterable of ``(x, y)`` batches) standing in for ``H_qq``.
+
+    Args:
+        model: a classifier ``(B, ...) -> (B, C)``; evaluated in eval mode.
+        data: an iterable of ``(x, y)`` batches: inputs ``(B, ...)``, int64 labels ``(B,)``.
+        names: the weights to score (default: every one of :func:`prunable_weights`).
+
+    Returns:
+        ``{name: s of the weight's shape}``, every ``s_q >= 0`` (see :func:`obd_saliency`).
+
+    Example:
+        >>> from afm import MLP
+        >>> model = MLP([4, 3, 2], forgetting=False)
+        >>> s = obd_scores(model, [(torch.randn(5, 4), torch.zeros(5, dtype=torch.long))])
+        >>> {n: tuple(v.shape) for n, v in s.items()}
+        {'hidden.0.main.weight': (3, 4), 'head.weight': (2, 3)}
+        >>> all(bool((v >= 0).all()) for v in s.values())
+        True
+    """
     from .fisher import empirical_fisher_diagonal
 
     names = list(prunable_weights(model)) if names is None else list(names)
@@ -280,7 +427,18 @@ def weight_importance(model: nn.Module, omega: dict[str, torch.Tensor],
         outside: Ω of the neurons that have no forgetting layer, in [0, 1].
 
     Returns:
-        ``{weight name: θ of the weight's shape}``.
+        ``{weight name: θ of the weight's shape}``: ``(N_l, N_{l-1})`` for a Linear weight,
+        ``(C_out, C_in, k, k)`` for a kernel.
+
+    Example:
+        >>> from afm import MLP
+        >>> omega = {"hidden.0.forget": torch.tensor([1.0, 0.0, 0.5])}
+        >>> theta = weight_importance(MLP([4, 3, 2]), omega)
+        >>> theta["hidden.0.main.weight"][:, 0]  # θ = Ω of the neuron fed (inputs: Ω = 0)
+        tensor([1.0000, 0.0000, 0.5000])
+        >>> theta["head.weight"]  # θ = Ω of the neuron it comes from (logits: Ω = 0)
+        tensor([[1.0000, 0.0000, 0.5000],
+                [1.0000, 0.0000, 0.5000]])
     """
     if not 0.0 <= outside <= 1.0:
         raise ValueError(f"outside is an importance Ω in [0, 1], got {outside!r}")
@@ -307,5 +465,17 @@ def weight_importance(model: nn.Module, omega: dict[str, torch.Tensor],
 
 
 def per_layer_kept(masks: Masks) -> dict[str, float]:
-    """The share of each weight tensor that ``masks`` keep."""
+    """The share of each weight tensor that ``masks`` keep.
+
+    Args:
+        masks: ``{name: bool mask of the weight's shape}`` (True = kept).
+
+    Returns:
+        ``{name: kept / size of that mask}``, each a float in [0, 1].
+
+    Example:
+        >>> per_layer_kept({"a": torch.tensor([True, False]),
+        ...                 "b": torch.tensor([[True, True], [True, False]])})
+        {'a': 0.5, 'b': 0.75}
+    """
     return {n: float(m.float().mean()) for n, m in masks.items()}

@@ -29,7 +29,26 @@ def _check_strength(name: str, value: float) -> None:
 
 @dataclass(frozen=True)
 class Forgetting:
-    """Eq. (9): ``λ · L_inh + β · L_lat`` over every forgetting layer (ERS and IRS)."""
+    """Eq. (9): ``λ · L_inh + β · L_lat`` over every forgetting layer (ERS and IRS).
+
+    Calling it on a model reads the ``gate`` σ ``(B, N)`` and ``excitation`` h ``(B, N)``
+    that each forgetting layer kept from the last forward pass, and returns a scalar tensor
+    (shape ``()``) to add to the task loss.
+
+    Args:
+        lam: ``λ >= 0``, the strength of the inhibition loss (ERS, Eq. 6).
+        beta: ``β >= 0``, the strength of the lateral inhibition loss (IRS, Eq. 8).
+        reading: how Eq. (8) is read: ``"asymmetric"`` (the default) or ``"symmetric"``.
+        name: the regulariser's name in the training history.
+
+    Example:
+        >>> from afm import ForgettingLayer
+        >>> model = torch.nn.Sequential(torch.nn.Linear(3, 4), ForgettingLayer(4))
+        >>> _ = model(torch.randn(8, 3))
+        >>> reg = Forgetting(lam=1.0)
+        >>> reg.name, reg(model).item()  # every switch is half open before learning
+        ('forgetting', 0.5)
+    """
 
     lam: float
     beta: float = 0.0
@@ -48,7 +67,21 @@ class Forgetting:
 
 @dataclass(frozen=True)
 class L1:
-    """``strength · Σ |w|`` over the weights of every Linear and Conv layer."""
+    """``strength · Σ |w|`` over the weights of every Linear and Conv layer.
+
+    Biases and the gates of forgetting layers are not penalised. Calling it on a model
+    returns a scalar tensor (shape ``()``).
+
+    Args:
+        strength: the coefficient, ``>= 0``.
+        name: the regulariser's name in the training history.
+
+    Example:
+        >>> layer = torch.nn.Linear(2, 2)
+        >>> _ = torch.nn.init.constant_(layer.weight, -0.5)
+        >>> round(L1(0.1)(layer).item(), 6)  # 0.1 · 4 · 0.5
+        0.2
+    """
 
     strength: float
     name: str = "l1"
@@ -62,7 +95,21 @@ class L1:
 
 @dataclass(frozen=True)
 class L2:
-    """``strength/2 · Σ w²`` over the weights of every Linear and Conv layer (weight decay)."""
+    """``strength/2 · Σ w²`` over the weights of every Linear and Conv layer (weight decay).
+
+    Biases and the gates of forgetting layers are not penalised. Calling it on a model
+    returns a scalar tensor (shape ``()``).
+
+    Args:
+        strength: the coefficient, ``>= 0``.
+        name: the regulariser's name in the training history.
+
+    Example:
+        >>> layer = torch.nn.Linear(2, 2)
+        >>> _ = torch.nn.init.constant_(layer.weight, -0.5)
+        >>> round(L2(0.1)(layer).item(), 6)  # 0.1 / 2 · 4 · 0.25
+        0.05
+    """
 
     strength: float
     name: str = "l2"

@@ -50,7 +50,19 @@ def _central_moments(arr: np.ndarray) -> tuple[float, float, float]:
 def skewness(x) -> float:
     """Bias-corrected sample skewness ``G1 = g1 · √(n(n-1)) / (n-2)``, ``g1 = m3 / m2^{3/2}``.
 
-    Equals ``scipy.stats.skew(x, bias=False)``. ``x``: a 1-D array or tensor, ``n >= 3``.
+    Equals ``scipy.stats.skew(x, bias=False)``.
+
+    Args:
+        x: ``(n,)`` a 1-D array or tensor, ``n >= 3``, not all values equal.
+
+    Returns:
+        ``G1``, a float: 0 for a symmetric sample, positive for a long right tail.
+
+    Example:
+        >>> skewness([1.0, 2.0, 3.0])
+        0.0
+        >>> round(skewness([0.0, 0.0, 0.0, 1.0]), 6)
+        2.0
     """
     arr = _as_sample(x, 3)
     n = arr.size
@@ -62,7 +74,18 @@ def excess_kurtosis(x) -> float:
     """Bias-corrected sample excess kurtosis ``G2 = ((n+1) g2 + 6)(n-1) / ((n-2)(n-3))``.
 
     ``g2 = m4 / m2² - 3``. Equals ``scipy.stats.kurtosis(x, fisher=True, bias=False)``.
-    ``x``: a 1-D array or tensor, ``n >= 4``.
+
+    Args:
+        x: ``(n,)`` a 1-D array or tensor, ``n >= 4``, not all values equal.
+
+    Returns:
+        ``G2``, a float: about 0 for a normal sample, negative for two point masses.
+
+    Example:
+        >>> round(excess_kurtosis([0.0, 0.0, 0.0, 1.0]), 6)
+        4.0
+        >>> round(excess_kurtosis([0.0, 0.0, 1.0, 1.0]), 6)  # two point masses
+        -6.0
     """
     arr = _as_sample(x, 4)
     n = arr.size

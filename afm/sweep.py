@@ -76,8 +76,14 @@ def run_many(fn: Callable, arg_list: Sequence[tuple], jobs: int | None = None,
             ``distributed.Client``; when given, ``jobs`` is ignored and the cluster runs the tasks.
         progress: a tqdm bar over the tasks.
 
+        desc: the label of the progress bar.
+
     Returns:
         The results, in the order of ``arg_list``.
+
+    Example:
+        >>> run_many(pow, [(2, 3), (3, 2), (10, 0)], jobs=1, progress=False)
+        [8, 9, 1]
     """
     from joblib import Parallel, delayed, parallel_config
     from tqdm import tqdm

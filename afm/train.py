@@ -27,7 +27,27 @@ OPTIMIZERS = ("sgd", "adam")
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """Everything the loop needs besides the model, the data and the regularisers."""
+    """Everything the loop needs besides the model, the data and the regularisers.
+
+    Args:
+        epochs: passes over the training data (``0`` only records the switches before learning).
+        batch_size: samples per step; the data are shuffled each epoch with ``seed``.
+        lr: the learning rate, ``> 0``.
+        optimizer: ``"sgd"`` (with ``momentum``) or ``"adam"``.
+        momentum: SGD's momentum (ignored by Adam).
+        seed: seeds the shuffling of the batches.
+
+    Raises:
+        ValueError: for an unknown optimizer, ``epochs < 0``, ``batch_size < 1`` or ``lr <= 0``.
+
+    Example:
+        >>> TrainConfig(epochs=1, batch_size=8)
+        TrainConfig(epochs=1, batch_size=8, lr=0.05, optimizer='sgd', momentum=0.9, seed=0)
+        >>> TrainConfig(optimizer="rmsprop")
+        Traceback (most recent call last):
+            ...
+        ValueError: unknown optimizer 'rmsprop': expected one of ('sgd', 'adam')
+    """
 
     epochs: int = 5
     batch_size: int = 128
@@ -45,7 +65,28 @@ class TrainConfig:
 
 @dataclass
 class History:
-    """Per-epoch record of one training run (index 0 of ``gates`` is before training)."""
+    """Per-epoch record of one training run (index 0 of ``gates`` is before training).
+
+    Attributes:
+        loss: the mean task loss (cross-entropy) of each epoch.
+        reg: the mean total of the regularisers of each epoch.
+        train_acc: the accuracy on the batches seen in each epoch.
+        eval_acc: the accuracy on ``eval_data`` after each epoch (empty without it).
+        batch_loss: the task loss of every step.
+        gates: ``{forgetting layer name: [(N,) mean σ]}``: ``epochs + 1`` tensors of shape
+            ``(N,)``, the first before training, then the mean over each epoch's samples.
+        seconds: the wall-clock time of the epochs.
+
+    Example:
+        >>> from afm import MLP
+        >>> _ = torch.manual_seed(0)
+        >>> history = train(MLP([4, 3, 2]), (torch.randn(16, 4), torch.randint(0, 2, (16,))),
+        ...                 TrainConfig(epochs=1, batch_size=8), progress=False)
+        >>> len(history.loss), len(history.batch_loss), list(history.gates)
+        (1, 2, ['hidden.0.forget'])
+        >>> [g.shape for g in history.gates["hidden.0.forget"]]
+        [torch.Size([3]), torch.Size([3])]
+    """
 
     loss: list[float] = field(default_factory=list)        # mean task loss per epoch
     reg: list[float] = field(default_factory=list)         # mean regulariser total per epoch
@@ -91,7 +132,26 @@ def loader(data, batch_size: int = 1000) -> list[tuple[torch.Tensor, torch.Tenso
 
 
 def evaluate(model: nn.Module, data, batch_size: int = 1000) -> float:
-    """Accuracy of ``model`` on ``data`` (a TensorDataset or ``(x, y)``), in eval mode."""
+    """Accuracy of ``model`` on ``data`` (a TensorDataset or ``(x, y)``), in eval mode.
+
+    Args:
+        model: any classifier ``(B, ...) -> (B, C)`` logits; its training mode is restored.
+        data: a ``TensorDataset(x, y)`` or a pair ``(x, y)``: float inputs ``(num_samples, ...)``
+            and int64 labels ``(num_samples,)``.
+        batch_size: samples per forward pass (no effect on the result).
+
+    Returns:
+        The fraction of samples whose arg-max logit is the label, a float in [0, 1].
+
+    Example:
+        >>> from afm import MLP, accuracy
+        >>> _ = torch.manual_seed(0)
+        >>> model = MLP([4, 3, 2])
+        >>> x, y = torch.randn(10, 4), torch.randint(0, 2, (10,))
+        >>> acc = evaluate(model, (x, y), batch_size=4)
+        >>> type(acc).__name__, acc == accuracy(model(x), y)
+        ('float', True)
+    """
     x, y = as_tensors(data)
     device = next(model.parameters()).device
     was_training = model.training
@@ -122,16 +182,35 @@ def train(model: nn.Module, data, config: TrainConfig = TrainConfig(),
 
     Args:
         model: any classifier ``(B, ...) -> (B, C)`` logits.
-        data: a ``TensorDataset(x, y)`` or a pair ``(x, y)``.
+        data: a ``TensorDataset(x, y)`` or a pair ``(x, y)``: float inputs ``(num_samples, ...)``
+            and int64 labels ``(num_samples,)``.
         config: epochs, batch size, optimizer, learning rate, seed (shuffling).
         regularisers: callables ``reg(model) -> scalar`` added to the cross-entropy,
             e.g. ``[afm.regularisers.Forgetting(lam=1.0, beta=1e-4)]`` for Eq. (9).
         eval_data: evaluated after every epoch into ``history.eval_acc``.
         device: default ``afm.device.default_device()`` (``AFM_DEVICE`` overrides).
         progress: a tqdm bar (default on; ``AFM_PROGRESS=0`` turns it off).
+        desc: the label of the progress bar and of error messages.
+
+    Returns:
+        The run's :class:`History`: one entry per epoch in ``loss``, ``reg``, ``train_acc``
+        (and ``eval_acc``), one per step in ``batch_loss``, and ``epochs + 1`` mean switch
+        states ``(N,)`` per forgetting layer in ``gates``.
 
     Raises:
         FloatingPointError: when the loss becomes NaN or infinite, naming the step.
+
+    Example:
+        >>> from afm import MLP, Forgetting
+        >>> _ = torch.manual_seed(0)
+        >>> x, y = torch.randn(16, 4), torch.randint(0, 2, (16,))
+        >>> model = MLP([4, 3, 2])
+        >>> history = train(model, (x, y), TrainConfig(epochs=1, batch_size=8),
+        ...                 regularisers=[Forgetting(lam=1.0)], eval_data=(x, y), progress=False)
+        >>> len(history.loss), len(history.reg), len(history.eval_acc), len(history.batch_loss)
+        (1, 1, 1, 2)
+        >>> history.gates["hidden.0.forget"][0]  # every switch half open before learning
+        tensor([0.5000, 0.5000, 0.5000])
     """
     x, y = as_tensors(data)
     device = default_device() if device is None else device
