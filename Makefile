@@ -30,7 +30,7 @@ install:
 # chapters (which show afm's source). Their afm results (AFM_CACHE_DIR) are keyed on afm's
 # code only (docstrings and comments left out), so mending a docstring re-executes the
 # chapters from cached results (about a minute), while changing code recomputes them.
-AFM_HASH = $(shell $(PYTHON) -c "from afm.cache import source_hash; print(source_hash(code_only=False)[:16])" 2>/dev/null)
+AFM_HASH = $(shell $(PYTHON) -c "from afm.lab.cache import source_hash; print(source_hash(code_only=False)[:16])" 2>/dev/null)
 
 config: _config.yml
 	@mkdir -p $(BUILD)
@@ -62,7 +62,7 @@ book: install
 	$(MAKE) html
 
 notebooks:
-	$(PYTHON) -m afm.book notebooks $(BUILD)/notebooks
+	$(PYTHON) -m afm.lab.book notebooks $(BUILD)/notebooks
 
 unit:
 	$(PYTHON) -m pytest tests -q

@@ -9,21 +9,21 @@ The file list reads like the paper's methods section:
 * :mod:`afm.models`: MLP, LeNet-5, VGG-9 with forgetting layers where asked;
 * :mod:`afm.data`: MNIST, Fashion-MNIST, CIFAR-10 (JPEG stand-in), Permuted MNIST, offline;
 * :mod:`afm.train`, :mod:`afm.regularisers`: the one training loop and what plugs into it;
-* :mod:`afm.capture`, :mod:`afm.profiles`, :mod:`afm.cache`: activations, compute profiles, results;
+* :mod:`afm.capture`, :mod:`afm.lab.profiles`, :mod:`afm.lab.cache`: activations, compute profiles, results;
 * :mod:`afm.experiments`: one function per figure of the paper.
 """
 
-from . import data
-from .capture import capture_activations
-from .device import default_device, seed_everything
-from .importance import neuron_importance
-from .layer import ForgettingLayer, forgetting_layers
-from .losses import forgetting_loss, inhibition_loss, lateral_inhibition_loss
-from .metrics import accuracy, sparsity
-from .models import MLP, VGG9, LeNet5
-from .profiles import PROFILES, current_profile
-from .regularisers import L1, L2, Forgetting
-from .train import History, TrainConfig, evaluate, train
+from afm import data
+from afm.capture import capture_activations
+from afm.device import default_device, seed_everything
+from afm.importance import neuron_importance
+from afm.layer import ForgettingLayer, forgetting_layers
+from afm.losses import forgetting_loss, inhibition_loss, lateral_inhibition_loss
+from afm.metrics import accuracy, sparsity
+from afm.models import MLP, VGG9, LeNet5
+from afm.lab.profiles import PROFILES, current_profile
+from afm.regularisers import L1, L2, Forgetting
+from afm.train import History, TrainConfig, evaluate, train
 
 __version__ = "0.1.0"
 

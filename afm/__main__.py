@@ -1,7 +1,7 @@
-"""``python -m afm``: the command line (see :mod:`afm.cli`)."""
+"""``python -m afm``: the command line (see :mod:`afm.lab.cli`)."""
 
 import sys
 
-from .cli import main
+from afm.lab.cli import main
 
 sys.exit(main())

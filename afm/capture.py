@@ -7,7 +7,7 @@ from collections.abc import Iterable, Sequence
 import torch
 from torch import nn
 
-from .device import to_device
+from afm.device import to_device
 
 
 def capture_activations(model: nn.Module, data: Iterable, names: Sequence[str] | None = None,

@@ -7,8 +7,8 @@ from collections.abc import Iterable
 import torch
 from torch import nn
 
-from .device import to_device
-from .layer import forgetting_layers
+from afm.device import to_device
+from afm.layer import forgetting_layers
 
 
 def neuron_importance(model: nn.Module, data: Iterable) -> dict[str, torch.Tensor]:
@@ -110,7 +110,7 @@ def activation_importance(model: nn.Module, data: Iterable, names=None) -> dict[
         >>> a.shape, float(a.max()) in (0.0, 1.0)
         (torch.Size([3]), True)
     """
-    from .capture import capture_activations
+    from afm.capture import capture_activations
 
     acts = capture_activations(model, data, _excitatory_names(model, names))
     out = {}
@@ -133,7 +133,7 @@ def layer_importance(model: nn.Module, data: Iterable, measure: str = "omega") -
     layer ``"X.forget"`` of a ``afm.models.Block`` gates the neurons of
     ``"X.act"``. ``measure="activation"``: :func:`activation_importance`, for
     every layer (plain networks too). The keys are the names that
-    :func:`afm.ablation.ablate` and :func:`afm.capture_activations` use.
+    :func:`afm.analysis.ablation.ablate` and :func:`afm.capture_activations` use.
 
     Returns:
         ``{excitatory module name (e.g. "hidden.0.act"): importance (N,)}``, in layer order.

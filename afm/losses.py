@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from .layer import forgetting_layers
+from afm.layer import forgetting_layers
 
 #: Readings of Eq. (8): the paper's asymmetric ``(1-σ_i) σ_j`` and the symmetric ``1 - σ_i σ_j``.
 LATERAL_READINGS = ("asymmetric", "symmetric")

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from .layer import ForgettingLayer
+from afm.layer import ForgettingLayer
 
 
 def _forgetting_flags(forgetting: bool | Sequence[bool], n_hidden: int) -> list[bool]:

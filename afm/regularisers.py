@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from .losses import LATERAL_READINGS, forgetting_loss
+from afm.losses import LATERAL_READINGS, forgetting_loss
 
 
 def _weights(model: nn.Module) -> list[torch.Tensor]:

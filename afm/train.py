@@ -19,8 +19,8 @@ from torch import nn
 from torch.utils.data import TensorDataset
 from tqdm import tqdm
 
-from .device import default_device, to_device
-from .layer import forgetting_layers
+from afm.device import default_device, to_device
+from afm.layer import forgetting_layers
 
 OPTIMIZERS = ("sgd", "adam")
 

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from afm import MLP, LeNet5, capture_activations, evaluate
-from afm.ablation import ablate, ablation_curve, area_under, removal_order, units_to_remove
+from afm.analysis.ablation import ablate, ablation_curve, area_under, removal_order, units_to_remove
 
 
 def _mlp(forgetting=True, seed=0):

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from afm.experiments import balance
-from afm.experiments.common import MLPRun
+from afm.lab.runs import MLPRun
 
 
 def test_settings_profiles():

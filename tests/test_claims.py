@@ -2,7 +2,7 @@
 
 import pytest
 
-from afm.claims import EXPECTED_CLAIMS, Claim, claims_table, load_claims, record_claim, verdict_from
+from afm.lab.claims import EXPECTED_CLAIMS, Claim, claims_table, load_claims, record_claim, verdict_from
 
 
 def make(claim_id="fig1b-shortcut-gradients", verdict="partly"):

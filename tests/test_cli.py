@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from afm import figures
-from afm.cli import main
+from afm.lab import figures
+from afm.lab.cli import main
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import silhouette_score
 
-from afm.clusters import distance_ratio, silhouette, tsne_embedding
+from afm.analysis.clusters import distance_ratio, silhouette, tsne_embedding
 
 
 def brute_ratio(x, y):

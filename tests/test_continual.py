@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from torch.utils.data import TensorDataset
 
 import afm
-from afm import continual as cl
+from afm.baselines import continual as cl
 from afm.train import TrainConfig
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
@@ -343,7 +343,7 @@ def test_polarisation_and_gini_by_hand():
 
 
 def test_chapter_specs_are_checked():
-    from afm.experiments.continual import CLRun
+    from afm.experiments.long_memory import CLRun
     with pytest.raises(ValueError, match="unknown method"):
         CLRun(method="lwf")
     with pytest.raises(ValueError, match="split"):
@@ -353,7 +353,7 @@ def test_chapter_specs_are_checked():
 
 @pytest.mark.skipif(not (SHARED_DATA / "mnist").is_dir(), reason=f"needs {SHARED_DATA}")
 def test_task_data_equals_permuted_mnist(monkeypatch, tmp_path):
-    from afm.experiments.continual import task_data, task_indices
+    from afm.experiments.long_memory import task_data, task_indices
     monkeypatch.setenv("AFM_DATA_DIR", str(SHARED_DATA))
     monkeypatch.setenv("AFM_CACHE_DIR", str(tmp_path))
     monkeypatch.setenv("AFM_OFFLINE", "1")

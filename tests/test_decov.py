@@ -5,8 +5,8 @@ import pytest
 import torch
 
 from afm import MLP, TrainConfig, train
-from afm.decov import DeCov, decov_loss
-from afm.experiments.common import MLPRun
+from afm.baselines.decov import DeCov, decov_loss
+from afm.lab.runs import MLPRun
 
 
 def direct_decov(h: torch.Tensor) -> torch.Tensor:

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from matplotlib.figure import Figure
 
-from afm import figures
-from afm.experiments import efficiency as eff
-from afm.plotting_efficiency import fig_3a_structure, fig_3b_pruning, fig_3c_convergence
+from afm.lab import figures
+from afm.experiments import efficient_learning as eff
+from afm.plotting.efficient_learning import fig_3a_structure, fig_3b_pruning, fig_3c_convergence
 
 
 @pytest.mark.parametrize("profile", ["smoke", "book", "paper"])

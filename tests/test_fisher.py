@@ -5,7 +5,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from afm.fisher import empirical_fisher_diagonal, per_sample_gradients
+from afm.baselines.fisher import empirical_fisher_diagonal, per_sample_gradients
 from afm.models import VGG9
 
 

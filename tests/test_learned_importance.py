@@ -11,8 +11,8 @@ import torch  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
 from afm import ForgettingLayer  # noqa: E402
-from afm.experiments import learned_importance as li  # noqa: E402
-from afm.stats import UNIFORM_BIMODALITY  # noqa: E402
+from afm.experiments import neuron_importance as li  # noqa: E402
+from afm.analysis.stats import UNIFORM_BIMODALITY  # noqa: E402
 
 
 def test_cnn_spec_and_build():
@@ -71,7 +71,7 @@ def test_distribution_stats():
 
 
 def test_figures_from_synthetic_results():
-    from afm import plotting_importance as pi
+    from afm.plotting import neuron_importance as pi
 
     results = {0: _ablation_result(0), 1: _ablation_result(1)}
     fig = pi.fig_2a_ablation(results)

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from afm import MLP, LeNet5, evaluate
-from afm.perturb import choose_neurons, neuron_layers, perturb_neurons, perturbation_curve
+from afm.analysis.perturb import choose_neurons, neuron_layers, perturb_neurons, perturbation_curve
 
 
 def model():
@@ -99,7 +99,7 @@ def test_perturbation_curve():
 @pytest.mark.parametrize("forgetting", [True, False])
 @pytest.mark.parametrize("layer", ["hidden.0.main", "hidden.1", "head"])
 def test_fast_mlp_curve_equals_whole_network_evaluation(layer, forgetting, monkeypatch):
-    import afm.perturb as perturb_mod
+    import afm.analysis.perturb as perturb_mod
 
     torch.manual_seed(1)
     net = MLP([12, 20, 16, 4], forgetting=forgetting)

@@ -7,7 +7,7 @@ matplotlib.use("Agg")
 import numpy as np  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-from afm import plotting_balance  # noqa: E402
+from afm.plotting import balance as plotting_balance  # noqa: E402
 from afm.experiments import balance  # noqa: E402
 
 

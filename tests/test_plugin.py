@@ -4,7 +4,7 @@ import pytest
 import torch
 
 import afm
-from afm.experiments.plugin import EncoderBlock, RowTransformer
+from afm.experiments.own_model import EncoderBlock, RowTransformer
 
 
 def test_forgetting_layer_gates_every_token():

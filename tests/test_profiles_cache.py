@@ -5,8 +5,8 @@ import os
 import pytest
 import torch
 
-from afm import cache as cache_mod
-from afm.profiles import by_profile, check_profile, current_profile
+from afm.lab import cache as cache_mod
+from afm.lab.profiles import by_profile, check_profile, current_profile
 
 
 def test_profile_switch(monkeypatch):

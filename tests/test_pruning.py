@@ -7,7 +7,7 @@ from torch import nn
 
 import afm
 from afm.models import MLP, VGG9
-from afm.pruning import (apply_masks, count_kept, fine_tune, keep_top, kept_fraction, masked,
+from afm.baselines.pruning import (apply_masks, count_kept, fine_tune, keep_top, kept_fraction, masked,
                          obd_saliency, obd_scores, per_layer_kept, prunable_weights, random_scores,
                          keep_top_per_layer, recalibrate_batch_norm, weight_importance)
 from afm.train import TrainConfig

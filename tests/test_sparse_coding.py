@@ -86,7 +86,7 @@ def _synthetic(seed, layers=("hidden.0.act", "hidden.1.act"), sizes=(6, 8)):
 
 
 def test_figures_from_synthetic_results():
-    from afm import plotting_sparsity as ps
+    from afm.plotting import sparse_coding as ps
 
     results = {0: _synthetic(0), 1: _synthetic(1)}
     fig = ps.fig_1d_activations(results)

@@ -5,7 +5,7 @@ import pytest
 import torch
 from scipy import stats as sps
 
-from afm.stats import (UNIFORM_BIMODALITY, bimodality_coefficient, end_shares, excess_kurtosis,
+from afm.analysis.stats import (UNIFORM_BIMODALITY, bimodality_coefficient, end_shares, excess_kurtosis,
                        polarisation, skewness)
 
 

@@ -5,8 +5,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from afm.experiments.common import MLPRun, mlp_run, run_specs
-from afm.sweep import default_jobs, run_many
+from afm.lab.runs import MLPRun, mlp_run, run_specs
+from afm.lab.sweep import default_jobs, run_many
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 pytestmark = pytest.mark.skipif(not (SHARED_DATA / "mnist").is_dir(),

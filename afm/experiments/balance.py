@@ -15,15 +15,15 @@ from dataclasses import replace
 import numpy as np
 import torch
 
-from .. import data as afm_data
-from ..cache import cached
-from ..capture import capture_activations
-from ..clusters import distance_ratio, silhouette, tsne_embedding
-from ..metrics import sparsity
-from ..perturb import neuron_layers, perturbation_curve
-from ..profiles import by_profile, check_profile
-from ..train import loader
-from .common import MLPRun, mlp_run, run_specs, select_on_validation
+from afm import data as afm_data
+from afm.lab.cache import cached
+from afm.capture import capture_activations
+from afm.analysis.clusters import distance_ratio, silhouette, tsne_embedding
+from afm.metrics import sparsity
+from afm.analysis.perturb import neuron_layers, perturbation_curve
+from afm.lab.profiles import by_profile, check_profile
+from afm.train import loader
+from afm.lab.runs import MLPRun, mlp_run, run_specs, select_on_validation
 
 #: Fig. 4a's methods, in the paper's legend order.
 METHODS = ("L1", "deconv", "sgd", "inhibition", "i_short_cut", "lateral_inhibition")
@@ -171,7 +171,7 @@ def train_all(profile: str, jobs: int | None = None, scheduler=None) -> int:
 
     The validation grids first (:func:`choose_strengths`), then each method at every seed
     of Fig. 4a (Fashion-MNIST) and the plain and complete networks at every seed of Fig. 4c
-    (MNIST); ``jobs``/``scheduler`` as in :func:`afm.sweep.run_many`. Returns the number of runs.
+    (MNIST); ``jobs``/``scheduler`` as in :func:`afm.lab.sweep.run_many`. Returns the number of runs.
     """
     specs = choose_strengths(profile, jobs, scheduler)["specs"]
     s = settings(profile)
@@ -243,7 +243,7 @@ def verdicts_4a(summary: dict) -> dict:
     Each: ``{"verdict", "conditions": {name: bool}}``; reproduced when all conditions hold,
     partly when some do.
     """
-    from ..claims import verdict_from
+    from afm.lab.claims import verdict_from
 
     acc = {m: v["acc"] for m, v in summary.items()}
     sp = {m: v["sparsity"] for m, v in summary.items()}
@@ -292,7 +292,7 @@ def perturbation_robustness(profile: str, seed: int) -> dict:
     """Fig. 4b for one seed: test accuracy as a growing share of one layer's neurons is perturbed.
 
     Each layer of the plain (``sgd``) and the complete (``lateral_inhibition``) network of
-    Fig. 4a is perturbed separately (:func:`afm.perturb.perturb_neurons`: Gaussian noise of
+    Fig. 4a is perturbed separately (:func:`afm.analysis.perturb.perturb_neurons`: Gaussian noise of
     std ``std_rel`` × the layer's weight std on the chosen neurons' incoming weights),
     ``repeats`` times per fraction; both networks see the same neurons chosen.
 
@@ -332,7 +332,7 @@ def verdicts_4b(drops: dict[int, dict]) -> dict:
 
     Reproduced when it holds in every seed, partly when in some.
     """
-    from ..claims import verdict_from
+    from afm.lab.claims import verdict_from
 
     robust, higher = [], []
     for d in drops.values():
@@ -402,7 +402,7 @@ def verdict_4c(per_seed: dict[int, dict]) -> dict:
     """Fig. 4c claim per seed: the complete network's features have both a higher silhouette
     and a higher between/within distance ratio than the plain network's (criteria fixed
     before any run). Reproduced in every seed, partly in some."""
-    from ..claims import verdict_from
+    from afm.lab.claims import verdict_from
 
     holds = [r["silhouette"]["lateral_inhibition"] > r["silhouette"]["sgd"]
              and r["ratio"]["lateral_inhibition"] > r["ratio"]["sgd"] for r in per_seed.values()]

@@ -15,11 +15,11 @@ from itertools import product
 
 import numpy as np
 
-from .. import data as afm_data
-from ..capture import capture_activations
-from ..metrics import sparsity
-from ..profiles import by_profile, check_profile
-from .common import MLPRun, run_specs
+from afm import data as afm_data
+from afm.capture import capture_activations
+from afm.metrics import sparsity
+from afm.lab.profiles import by_profile, check_profile
+from afm.lab.runs import MLPRun, run_specs
 
 
 def settings(profile: str) -> dict:

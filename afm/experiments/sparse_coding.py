@@ -7,7 +7,7 @@ The paper's MNIST network, an MLP 784-128-256-10, in three variants:
   with the inhibition loss only (Eq. 9 with ``β = 0``);
 * ``ERS + IRS``: the complete layer, inhibition and lateral-inhibition losses.
 
-λ and β are chapter 1's (:func:`afm.experiments.mechanism.choose_lam_beta`,
+λ and β are chapter 1's (:func:`afm.experiments.forgetting_layer.choose_lam_beta`,
 chosen on a validation split), so the complete layer here is the very network
 of chapter 1 and shares its cached runs; ``ERS`` uses the same λ with β = 0.
 Because the paper's claims turn out to depend on how strong the inhibition
@@ -26,16 +26,16 @@ from dataclasses import asdict, replace
 import numpy as np
 import torch
 
-from .. import data as afm_data
-from ..cache import cached, is_cached
-from ..capture import capture_activations
-from ..layer import forgetting_layers
-from ..metrics import activation_frequency, sparsity
-from ..profiles import by_profile, check_profile
-from ..sweep import run_many
-from ..train import TrainConfig, loader, train
-from . import mechanism
-from .common import MLPRun, mlp_run, run_specs
+from afm import data as afm_data
+from afm.lab.cache import cached, is_cached
+from afm.capture import capture_activations
+from afm.layer import forgetting_layers
+from afm.metrics import activation_frequency, sparsity
+from afm.lab.profiles import by_profile, check_profile
+from afm.lab.sweep import run_many
+from afm.train import TrainConfig, loader, train
+from afm.experiments import forgetting_layer as mechanism
+from afm.lab.runs import MLPRun, mlp_run, run_specs
 
 #: The three networks of Fig. 1e.
 VARIANTS = ("plain", "ERS", "ERS + IRS")
@@ -47,7 +47,7 @@ def settings(profile: str) -> dict:
     """Seeds, the λ sweep, and how often Fig. 1f records the switches (training steps).
 
     Data size, epochs, optimiser and the (λ, β) grid are chapter 1's
-    (:func:`afm.experiments.mechanism.settings`).
+    (:func:`afm.experiments.forgetting_layer.settings`).
     """
     check_profile(profile)
     return by_profile(
@@ -161,7 +161,7 @@ def measure_run(spec: MLPRun, batches: list) -> dict:
 def sparse_coding(profile: str, seed: int) -> dict:
     """Fig. 1d and 1e for one seed: the three variants at chapter 1's (λ, β), and the λ sweep.
 
-    Cached on disk, so that Fig. 1d and 1e (two entries of :mod:`afm.figures`)
+    Cached on disk, so that Fig. 1d and 1e (two entries of :mod:`afm.lab.figures`)
     measure the networks once.
 
     Returns:

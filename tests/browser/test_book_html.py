@@ -24,7 +24,7 @@ import pytest
 import yaml
 
 import htmlcheck
-from afm.book import notebook_chapters, toc_chapters
+from afm.lab.book import notebook_chapters, toc_chapters
 
 ROOT = Path(__file__).resolve().parents[2]
 HTML = Path(os.environ.get("AFM_BOOK_HTML")

@@ -27,10 +27,10 @@ from typing import Any, TypeVar
 
 import torch
 
-from .data import cache_dir
+from afm.data import cache_dir
 
 T = TypeVar("T")
-PACKAGE_DIR = Path(__file__).resolve().parent
+PACKAGE_DIR = Path(__file__).resolve().parents[1]
 
 
 def _without_docstrings(tree: ast.AST) -> ast.AST:
@@ -80,7 +80,7 @@ def tree_hash(root: Path, code_only: bool = True) -> str:
 
 @functools.lru_cache(maxsize=2)
 def source_hash(code_only: bool = True) -> str:
-    """The hash of ``afm``'s code (:func:`afm.cache.tree_hash` of the package): the results' cache key.
+    """The hash of ``afm``'s code (:func:`afm.lab.cache.tree_hash` of the package): the results' cache key.
 
     ``code_only=False`` hashes the full text (docstrings and comments too): the
     key of the book's Jupyter cache. Computed once per process.

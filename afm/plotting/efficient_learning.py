@@ -1,7 +1,7 @@
 """Figures of the chapter "Forgetting layers for efficient learning": Fig. 3a, 3b and 3c.
 
 Each ``fig_*`` takes ``{seed: results}`` of the matching function of
-:mod:`afm.experiments.efficiency` and returns a ``matplotlib.figure.Figure``.
+:mod:`afm.experiments.efficient_learning` and returns a ``matplotlib.figure.Figure``.
 """
 
 from __future__ import annotations

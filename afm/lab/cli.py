@@ -14,8 +14,8 @@ import sys
 import time
 from pathlib import Path
 
-from . import figures
-from .profiles import DEFAULT_PROFILE, PROFILES, check_profile
+from afm.lab import figures
+from afm.lab.profiles import DEFAULT_PROFILE, PROFILES, check_profile
 
 
 def _parser() -> argparse.ArgumentParser:

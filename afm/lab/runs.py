@@ -7,14 +7,14 @@ from dataclasses import asdict, dataclass, field, replace
 
 import torch
 
-from .. import data as afm_data
-from ..cache import cached, is_cached
-from ..decov import DeCov
-from ..device import seed_everything
-from ..models import MLP
-from ..regularisers import L1, L2, Forgetting
-from ..sweep import run_many
-from ..train import History, TrainConfig, evaluate, train
+from afm import data as afm_data
+from afm.lab.cache import cached, is_cached
+from afm.baselines.decov import DeCov
+from afm.device import seed_everything
+from afm.models import MLP
+from afm.regularisers import L1, L2, Forgetting
+from afm.lab.sweep import run_many
+from afm.train import History, TrainConfig, evaluate, train
 
 
 @dataclass(frozen=True)
@@ -111,7 +111,7 @@ def mlp_run(spec: MLPRun) -> RunResult:
 
 def run_specs(specs: Sequence[MLPRun], jobs: int | None = None, scheduler=None) -> list[RunResult]:
     """:func:`mlp_run` for every spec: the ones not yet cached are trained in parallel
-    (:func:`afm.sweep.run_many`), then all are loaded from the cache, in order."""
+    (:func:`afm.lab.sweep.run_many`), then all are loaded from the cache, in order."""
     todo = [s for s in dict.fromkeys(specs) if not is_cached("mlp_run", asdict(s))]
     if todo:
         run_many(mlp_run, [(s,) for s in todo], jobs=jobs, scheduler=scheduler,

@@ -1,7 +1,7 @@
 """Figures of chapter 3, "The forgetting layer learns which neurons matter": Fig. 2a-2d.
 
 Each ``fig_*`` takes ``{seed: results}`` of the matching function of
-:mod:`afm.experiments.learned_importance` and returns a ``matplotlib.figure.Figure``.
+:mod:`afm.experiments.neuron_importance` and returns a ``matplotlib.figure.Figure``.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import numpy as np
 
-from .plotting_sparsity import VARIANT_COLORS
+from afm.plotting.sparse_coding import VARIANT_COLORS
 
 ORDER_STYLE = {"positive": dict(color="#55A868", label="positive order (least important first)"),
                "inverse": dict(color="black", label="inverse order (most important first)"),

@@ -1,7 +1,7 @@
 """The diagonal of the empirical Fisher information, for any network (convolutions, batch norm).
 
 Optimal brain damage (LeCun et al. 1990) ranks a weight ``w_q`` by the loss it
-would cost to remove it, ``s_q = ½ H_qq w_q²`` (:func:`afm.pruning.obd_saliency`),
+would cost to remove it, ``s_q = ½ H_qq w_q²`` (:func:`afm.baselines.pruning.obd_saliency`),
 with ``H_qq`` the diagonal of the Hessian of the training loss. The book uses the
 diagonal of the **empirical Fisher** in its place,
 
@@ -14,7 +14,7 @@ sample*: :func:`empirical_fisher_diagonal` gets them in one vectorised pass
 with ``torch.func`` (``vmap`` over ``grad``), the network in eval mode, so
 batch norm uses its running statistics and the samples are independent.
 
-``afm.continual.fisher_diagonal`` (EWC) computes the *true* Fisher (labels drawn
+``afm.baselines.continual.fisher_diagonal`` (EWC) computes the *true* Fisher (labels drawn
 from the model) for networks of Linear layers; this one takes the true labels
 and works for every module ``torch.func`` can differentiate.
 """
@@ -27,7 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .device import to_device
+from afm.device import to_device
 
 
 def per_sample_gradients(model: nn.Module, x: torch.Tensor, y: torch.Tensor,

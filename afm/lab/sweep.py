@@ -7,7 +7,7 @@ joblib's ``dask`` backend. Every task runs with one PyTorch thread, whatever
 the backend, so the numbers do not depend on how the work was spread: a sweep
 gives bit-identical results serially, with ``--jobs 2`` and on a cluster.
 
-Results land in the same on-disk cache (:mod:`afm.cache`) as the chapters',
+Results land in the same on-disk cache (:mod:`afm.lab.cache`) as the chapters',
 because the tasks themselves call the cached functions (``mlp_run`` and the
 figure functions). On a real cluster, point ``AFM_CACHE_DIR`` of the workers
 and of the client at one shared filesystem (NFS, Lustre, ...), and give the

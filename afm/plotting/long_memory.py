@@ -1,4 +1,4 @@
-"""Fig. 5a-5c, drawn from the results of :mod:`afm.experiments.continual` (matplotlib)."""
+"""Fig. 5a-5c, drawn from the results of :mod:`afm.experiments.long_memory` (matplotlib)."""
 
 from __future__ import annotations
 
@@ -24,10 +24,10 @@ TITLES = {"mas": "MAS", "ewc": "EWC", "anpyc": "ANPyC"}
 def fig_5a_permutations(examples: dict | None = None):
     """Fig. 5a: a few test digits as they are, and under the pixel permutations of three tasks.
 
-    ``examples``: :func:`afm.experiments.continual.permutation_examples` (loaded when ``None``).
+    ``examples``: :func:`afm.experiments.long_memory.permutation_examples` (loaded when ``None``).
     """
     if examples is None:
-        from .experiments.continual import permutation_examples
+        from afm.experiments.long_memory import permutation_examples
         examples = permutation_examples()
     rows = [("MNIST", examples["original"])] + [
         (f"task {t + 1}", imgs) for t, imgs in examples["tasks"].items()]
@@ -109,9 +109,9 @@ def fig_5c(results_by_seed: dict, methods=("mas", "ewc", "anpyc")):
 
     The importance is relative to its mean, ``Ω / mean Ω``, on a log axis, so that the
     three methods' different units compare; the dotted lines are the bounds of the
-    near-zero, middle and top ranges of :func:`afm.continual.polarisation`.
+    near-zero, middle and top ranges of :func:`afm.baselines.continual.polarisation`.
     """
-    from .continual import POLARISATION_BOUNDS
+    from afm.baselines.continual import POLARISATION_BOUNDS
 
     runs = [results_by_seed[s] for s in sorted(results_by_seed)]
     bins = np.asarray(runs[0]["bins"])

@@ -18,8 +18,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from .layer import ForgettingLayer
-from .train import evaluate
+from afm.layer import ForgettingLayer
+from afm.train import evaluate
 
 __all__ = ["neuron_layers", "choose_neurons", "perturb_neurons", "perturbation_curve"]
 
@@ -201,8 +201,8 @@ def perturbation_curve(model: nn.Module, layer: str, fractions: Sequence[float],
 def _mlp_split(model: nn.Module, layer: str, data):
     """For an MLP: ``accuracy(perturbed copy)`` computed from the input of ``layer``'s block,
     which is computed once here; ``None`` for other models."""
-    from .models import MLP
-    from .train import as_tensors
+    from afm.models import MLP
+    from afm.train import as_tensors
 
     if not isinstance(model, MLP):
         return None

@@ -38,9 +38,9 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import TensorDataset
 
-from .layer import forgetting_layers
-from .models import Block
-from .train import TrainConfig, as_tensors, evaluate, train
+from afm.layer import forgetting_layers
+from afm.models import Block
+from afm.train import TrainConfig, as_tensors, evaluate, train
 
 # --------------------------------------------------------------------------- the model
 
@@ -108,7 +108,7 @@ class MultiHeadMLP(nn.Module):
         x = x.reshape(x.shape[0], -1)
         if x.shape[1] != self.widths[0] + 1:
             raise ValueError(f"MultiHeadMLP expects tagged inputs with {self.widths[0]} features "
-                             f"plus the task id (use afm.continual.tag), got {x.shape[1]} features")
+                             f"plus the task id (use afm.baselines.continual.tag), got {x.shape[1]} features")
         task = x[:, -1].round().long()
         if x.shape[0] and (task.min() < 0 or task.max() >= self.n_tasks):
             raise ValueError(f"task ids must lie in [0, {self.n_tasks}), got "

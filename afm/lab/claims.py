@@ -15,7 +15,7 @@ import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from .data import cache_dir
+from afm.data import cache_dir
 
 VERDICTS = ("reproduced", "partly", "not reproduced")
 
@@ -168,7 +168,7 @@ def claims_table(profile: str) -> "pandas.DataFrame":
     measured (value ± spread over n seeds), the profile, the verdict, and a link to the section."""
     import pandas as pd
 
-    from .book import toc_chapters
+    from afm.lab.book import toc_chapters
 
     recorded = {c.id: c for c in load_claims(profile)}
     in_book = {p.stem for p in toc_chapters()}

@@ -16,12 +16,12 @@ import numpy as np
 import torch
 from scipy import stats
 
-from .. import data as afm_data
-from ..capture import capture_activations, capture_gradients
-from ..importance import neuron_importance
-from ..layer import forgetting_layers
-from ..profiles import by_profile, check_profile
-from .common import MLPRun, mlp_run, select_on_validation
+from afm import data as afm_data
+from afm.capture import capture_activations, capture_gradients
+from afm.importance import neuron_importance
+from afm.layer import forgetting_layers
+from afm.lab.profiles import by_profile, check_profile
+from afm.lab.runs import MLPRun, mlp_run, select_on_validation
 
 #: How many test samples the gradient heatmaps of Fig. 1b show.
 HEATMAP_SAMPLES = 64

@@ -27,7 +27,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .train import evaluate
+from afm.train import evaluate
 
 #: The removal orders of Fig. 2a: least important first, most important first, random.
 ORDERS = ("positive", "inverse", "random")

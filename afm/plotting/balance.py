@@ -23,7 +23,7 @@ def fig_4a_scatter(per_seed: dict[int, dict], summary: dict | None = None):
     ``per_seed``: ``{seed: balance.sparsity_accuracy(profile, seed)}``; ``summary`` defaults
     to ``balance.summarise(per_seed)``."""
     if summary is None:
-        from .experiments.balance import summarise
+        from afm.experiments.balance import summarise
 
         summary = summarise(per_seed)
     fig, ax = plt.subplots(figsize=(7.5, 5), constrained_layout=True)
@@ -102,7 +102,7 @@ def fig_4c_tsne(tsne: dict, metrics: dict):
 def fig_4c_by_seed(per_seed: dict[int, dict]):
     """Fig. 4c from ``{seed: balance.clusters_figure(profile, seed)}``: the t-SNE maps of the
     first seed's networks, titled with that seed's silhouette and distance ratio."""
-    from .experiments.balance import tsne_maps
+    from afm.experiments.balance import tsne_maps
 
     first = per_seed[min(per_seed)]
     return fig_4c_tsne(tsne_maps(first["profile"], first["seed"]), first)

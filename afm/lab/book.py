@@ -9,10 +9,10 @@ from pathlib import Path
 
 import torch
 
-from .device import default_device
-from .profiles import current_profile
+from afm.device import default_device
+from afm.lab.profiles import current_profile
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 class Chapter:
@@ -62,9 +62,9 @@ def notebook_chapters(toc: Path = ROOT / "_toc.yml") -> list[Path]:
 
 
 def main(argv: list[str]) -> None:
-    """``python -m afm.book notebooks OUT``: write each notebook chapter as ``OUT/<name>.ipynb``."""
+    """``python -m afm.lab.book notebooks OUT``: write each notebook chapter as ``OUT/<name>.ipynb``."""
     if len(argv) != 2 or argv[0] != "notebooks":
-        sys.exit("usage: python -m afm.book notebooks OUTDIR")
+        sys.exit("usage: python -m afm.lab.book notebooks OUTDIR")
     import jupytext
 
     out = Path(argv[1])

@@ -2,11 +2,11 @@
 
 Ten Permuted-MNIST tasks are learned one after the other by an MLP
 784-512-256 trunk shared by every task, with one 10-way output head per task
-(task-incremental: the task id is given with each input, :func:`afm.continual.tag`).
+(task-incremental: the task id is given with each input, :func:`afm.baselines.continual.tag`).
 The methods (the paper's names):
 
 * ``joint``: one network trained on all tasks at once (the upper bound);
-* ``sgd``: fine-tuning (:class:`afm.continual.Naive`, the lower bound);
+* ``sgd``: fine-tuning (:class:`afm.baselines.continual.Naive`, the lower bound);
 * ``ewc``, ``mas``, ``si``, ``anpyc``: the consolidation penalties on the plain network;
 * ``ewc_f``, ``mas_f``, ``anpyc_f``: the same on the network with a forgetting
   layer after each trunk layer, trained with ``afm.Forgetting(λ, β)`` besides the penalty.
@@ -25,14 +25,14 @@ import numpy as np
 import torch
 from torch.utils.data import TensorDataset
 
-from .. import continual as cl
-from .. import data as afm_data
-from ..cache import cached, is_cached
-from ..device import seed_everything
-from ..profiles import by_profile, check_profile
-from ..regularisers import Forgetting
-from ..sweep import run_many
-from ..train import TrainConfig
+from afm.baselines import continual as cl
+from afm import data as afm_data
+from afm.lab.cache import cached, is_cached
+from afm.device import seed_everything
+from afm.lab.profiles import by_profile, check_profile
+from afm.regularisers import Forgetting
+from afm.lab.sweep import run_many
+from afm.train import TrainConfig
 
 #: Every method of the chapter, in the order of the legends.
 METHODS = ("joint", "sgd", "ewc", "ewc_f", "mas", "mas_f", "si", "anpyc", "anpyc_f")
@@ -293,7 +293,7 @@ def sequence_results(profile: str, seed: int = 0) -> dict:
 def importance_results(profile: str, seed: int = 0) -> dict:
     """Fig. 5c for one seed: the importance of the trunk weights after all tasks, per method,
     without and with forgetting layers: histograms of ``log10(Ω / mean Ω)`` and
-    :func:`afm.continual.polarisation`.
+    :func:`afm.baselines.continual.polarisation`.
 
     Returns:
         ``{"bins": edges, method: {"plain"|"forgetting": {"hist": counts,

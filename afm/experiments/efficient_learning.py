@@ -10,7 +10,7 @@
 * Fig. 3b (storing information in few parameters): a VGG-9 with forgetting layers
   on its 6 convolutional and 2 hidden fully connected layers, trained on the
   CIFAR-10 JPEG stand-in, then pruned to fractions of its weights by three rules
-  (:mod:`afm.pruning`): random, optimal brain damage with the empirical Fisher
+  (:mod:`afm.baselines.pruning`): random, optimal brain damage with the empirical Fisher
   (iterative, fine-tuned after each round), and Eq. (2)'s parameter importance
   (one shot, no fine-tuning).
 * Fig. 3c (convergence): the training loss of the plain VGG-9 (``sgd``), the VGG-9
@@ -25,19 +25,19 @@ from dataclasses import asdict, dataclass, replace
 import numpy as np
 import torch
 
-from .. import data as afm_data
-from ..cache import cached, is_cached
-from ..device import seed_everything
-from ..importance import activation_importance, neuron_importance
-from ..models import VGG9
-from ..profiles import by_profile, check_profile
-from ..pruning import (apply_masks, fine_tune, keep_top, keep_top_per_layer, magnitude_scores,
+from afm import data as afm_data
+from afm.lab.cache import cached, is_cached
+from afm.device import seed_everything
+from afm.importance import activation_importance, neuron_importance
+from afm.models import VGG9
+from afm.lab.profiles import by_profile, check_profile
+from afm.baselines.pruning import (apply_masks, fine_tune, keep_top, keep_top_per_layer, magnitude_scores,
                        obd_scores, per_layer_kept, prunable_weights, random_scores,
                        recalibrate_batch_norm, weight_importance)
-from ..regularisers import Forgetting
-from ..sweep import run_many
-from ..train import TrainConfig, evaluate, loader, train
-from .common import MLPRun, RunResult
+from afm.regularisers import Forgetting
+from afm.lab.sweep import run_many
+from afm.train import TrainConfig, evaluate, loader, train
+from afm.lab.runs import MLPRun, RunResult
 
 #: Fig. 3a's network (the paper's) and methods, in the order of the legend.
 WIDTHS = (784, 256, 256, 128, 10)
@@ -528,7 +528,7 @@ def _copy(model):
     autograd history) are dropped first, since such tensors cannot be copied."""
     import copy
 
-    from ..layer import forgetting_layers
+    from afm.layer import forgetting_layers
 
     for _, layer in forgetting_layers(model):
         layer.gate = layer.excitation = None
@@ -576,7 +576,7 @@ def pruning_curves(profile: str, seed: int = 0) -> dict:
     ``obd`` prunes iteratively with a fine-tuning pass after each round
     (:func:`obd_iterative`). Accuracy is on ``prune_eval`` test images (all if None),
     every network (the unpruned one too) after its batch-norm statistics are re-estimated
-    on the same ``recalibrate_size`` training images (:func:`afm.pruning.recalibrate_batch_norm`);
+    on the same ``recalibrate_size`` training images (:func:`afm.baselines.pruning.recalibrate_batch_norm`);
     ``as_trained`` is the unpruned accuracy with the statistics of training.
 
     Returns:

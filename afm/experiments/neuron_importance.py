@@ -2,7 +2,7 @@
 
 * Fig. 2a, 2b: the paper's Fashion-MNIST MLP 784-256-256-128-10 with a complete
   forgetting layer (ERS + IRS, shortcut) after each hidden layer; (λ, β) chosen
-  on a validation split. Neurons are ablated (output set to 0, :mod:`afm.ablation`)
+  on a validation split. Neurons are ablated (output set to 0, :mod:`afm.analysis.ablation`)
   in the order of their importance Ω, measured on the validation split; the
   accuracy is measured on the test set.
 * Fig. 2c: LeNet-5 on the CIFAR-10 JPEG stand-in with forgetting layers on its
@@ -25,20 +25,20 @@ import numpy as np
 import torch
 from scipy import stats as sps
 
-from .. import data as afm_data
-from ..ablation import ablate, ablation_curve, area_under, removal_order
-from ..cache import cached
-from ..device import seed_everything
-from ..importance import activation_importance, layer_importance
-from ..metrics import per_class_accuracy
-from ..models import LeNet5
-from ..profiles import by_profile, check_profile
-from ..regularisers import Forgetting
-from ..stats import UNIFORM_BIMODALITY, bimodality_coefficient, end_shares, polarisation
-from ..sweep import run_many
-from ..train import TrainConfig, evaluate, loader, train
-from . import sparse_coding
-from .common import MLPRun, RunResult, mlp_run, run_specs, select_on_validation
+from afm import data as afm_data
+from afm.analysis.ablation import ablate, ablation_curve, area_under, removal_order
+from afm.lab.cache import cached
+from afm.device import seed_everything
+from afm.importance import activation_importance, layer_importance
+from afm.metrics import per_class_accuracy
+from afm.models import LeNet5
+from afm.lab.profiles import by_profile, check_profile
+from afm.regularisers import Forgetting
+from afm.analysis.stats import UNIFORM_BIMODALITY, bimodality_coefficient, end_shares, polarisation
+from afm.lab.sweep import run_many
+from afm.train import TrainConfig, evaluate, loader, train
+from afm.experiments import sparse_coding
+from afm.lab.runs import MLPRun, RunResult, mlp_run, run_specs, select_on_validation
 
 #: The paper's Fashion-MNIST network of Fig. 2a and 2b.
 FASHION_WIDTHS = (784, 256, 256, 128, 10)
@@ -220,7 +220,7 @@ def ablation_summary(res: dict) -> dict:
 class CNNRun:
     """Everything that determines one LeNet-5 training run (and so its cache key).
 
-    As :class:`~afm.experiments.common.MLPRun`: ``val_fraction`` of the training
+    As :class:`~afm.lab.runs.MLPRun`: ``val_fraction`` of the training
     set is the validation split, ``train_size`` images of the rest are trained on.
     """
 
@@ -282,7 +282,7 @@ def cnn_spec(profile: str, forgetting: bool, lam: float = 0.0, seed: int = 0) ->
 
 
 def _cnn_runs(specs: list[CNNRun], jobs=None, scheduler=None) -> list[RunResult]:
-    from ..cache import is_cached
+    from afm.lab.cache import is_cached
     todo = [s for s in dict.fromkeys(specs) if not is_cached("cnn_run", asdict(s))]
     if todo:
         run_many(cnn_run, [(s,) for s in todo], jobs=jobs, scheduler=scheduler,

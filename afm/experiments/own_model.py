@@ -17,17 +17,17 @@ from torch import nn
 
 import afm
 
-from .. import data as afm_data
-from ..ablation import ablation_curve
-from ..cache import cached, is_cached
-from ..device import seed_everything
-from ..importance import activation_importance, neuron_importance
-from ..metrics import sparsity
-from ..capture import capture_activations
-from ..profiles import by_profile, check_profile
-from ..regularisers import Forgetting
-from ..sweep import run_many
-from ..train import TrainConfig, evaluate, train
+from afm import data as afm_data
+from afm.analysis.ablation import ablation_curve
+from afm.lab.cache import cached, is_cached
+from afm.device import seed_everything
+from afm.importance import activation_importance, neuron_importance
+from afm.metrics import sparsity
+from afm.capture import capture_activations
+from afm.lab.profiles import by_profile, check_profile
+from afm.regularisers import Forgetting
+from afm.lab.sweep import run_many
+from afm.train import TrainConfig, evaluate, train
 
 #: Shares of the feed-forward units removed, least important first.
 PRUNE_FRACTIONS = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)

@@ -7,7 +7,7 @@ global threshold) and zeroes the rest. The rules of Fig. 3b:
 * random: uniform random scores (:func:`random_scores`), the lower bound;
 * optimal brain damage, OBD (the paper's "OBS" panel): ``s_q = ½ H_qq w_q²``
   (:func:`obd_saliency`) with the diagonal of the empirical Fisher standing in for
-  the Hessian (:func:`afm.fisher.empirical_fisher_diagonal`), pruned iteratively
+  the Hessian (:func:`afm.baselines.fisher.empirical_fisher_diagonal`), pruned iteratively
   with a short fine-tuning after each round (:func:`fine_tune`);
 * the forgetting layer's parameter importance, Eq. (2),
   ``θ_ij = 1 - (1 - Ω_i^l)(1 - Ω_j^(l-1))`` (:func:`weight_importance`), in one shot.
@@ -27,9 +27,9 @@ import torch
 from torch import nn
 from torch.nn.utils import prune as torch_prune
 
-from .importance import parameter_importance
-from .layer import ForgettingLayer
-from .train import History, TrainConfig, train
+from afm.importance import parameter_importance
+from afm.layer import ForgettingLayer
+from afm.train import History, TrainConfig, train
 
 Masks = dict[str, torch.Tensor]
 
@@ -385,7 +385,7 @@ def obd_scores(model: nn.Module, data, names: Sequence[str] | None = None) -> di
         >>> all(bool((v >= 0).all()) for v in s.values())
         True
     """
-    from .fisher import empirical_fisher_diagonal
+    from afm.baselines.fisher import empirical_fisher_diagonal
 
     names = list(prunable_weights(model)) if names is None else list(names)
     fisher = empirical_fisher_diagonal(model, data, names)
