@@ -21,6 +21,7 @@ from PIL import Image
 from torch.utils.data import TensorDataset
 
 from afm import data
+from afm.lab.paths import cache_dir
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 DEBIAN_FASHION = data.DEBIAN_FASHION_DIR
@@ -247,7 +248,7 @@ def test_missing_everywhere_names_every_place(monkeypatch, tmp_path, name):
 def test_source_order_and_aliases(monkeypatch, tmp_path):
     monkeypatch.setenv("AFM_DATA_DIR", str(tmp_path / "d"))
     monkeypatch.setenv("AFM_DEBIAN_FASHION_DIR", str(tmp_path / "deb"))
-    cache = data.cache_dir()
+    cache = cache_dir()
     assert cache == tmp_path / "cache" and cache.is_dir()
     assert data.data_sources("Fashion_MNIST") == [
         tmp_path / "d" / "fashion-mnist", tmp_path / "deb",

@@ -46,6 +46,8 @@ import torch
 from torch.utils.data import TensorDataset
 from tqdm import tqdm
 
+from afm.lab.paths import cache_dir
+
 __all__ = [
     "load_dataset", "permuted_mnist", "pixel_permutation", "train_val_split", "subset",
     "data_sources", "cache_dir", "uses_jpeg_standin", "clear_memory_cache",
@@ -126,20 +128,6 @@ class CorruptDataError(ValueError):
 
 
 # --------------------------------------------------------------------------- paths
-
-
-def cache_dir() -> Path:
-    """The cache folder, ``AFM_CACHE_DIR`` or ``~/.cache/afm``, created on demand.
-
-    Datasets go under ``cache_dir() / "data"``.
-
-    Example::
-
-        cache_dir() / "data"  # -> PosixPath('/root/.cache/afm/data')
-    """
-    path = Path(os.environ.get("AFM_CACHE_DIR") or Path.home() / ".cache" / "afm").expanduser()
-    path.mkdir(parents=True, exist_ok=True)
-    return path
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,7 @@ from typing import Any, TypeVar
 
 import torch
 
-from afm.data import cache_dir
+from afm.lab.paths import cache_dir
 
 T = TypeVar("T")
 PACKAGE_DIR = Path(__file__).resolve().parents[1]

@@ -15,7 +15,7 @@ import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from afm.data import cache_dir
+from afm.lab.paths import cache_dir
 
 VERDICTS = ("reproduced", "partly", "not reproduced")
 
