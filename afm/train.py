@@ -8,7 +8,6 @@ progress bar and a per-epoch history of losses, accuracies and gate states.
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
@@ -20,6 +19,7 @@ from torch.utils.data import TensorDataset
 from tqdm import tqdm
 
 from afm.device import default_device, to_device
+from afm.env import progress as env_progress
 from afm.layer import forgetting_layers
 
 OPTIMIZERS = ("sgd", "adam")
@@ -171,7 +171,7 @@ def make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimiz
 
 
 def _progress_enabled(progress: bool | None) -> bool:
-    return os.environ.get("AFM_PROGRESS", "1") != "0" if progress is None else progress
+    return env_progress() if progress is None else progress
 
 
 def train(model: nn.Module, data, config: TrainConfig = TrainConfig(),

@@ -46,6 +46,7 @@ import torch
 from torch.utils.data import TensorDataset
 from tqdm import tqdm
 
+from afm.env import offline as env_offline
 from afm.lab.paths import cache_dir
 
 __all__ = [
@@ -149,7 +150,7 @@ def _canonical(name: str) -> str:
 
 
 def _offline() -> bool:
-    return os.environ.get("AFM_OFFLINE", "").strip().lower() in {"1", "true", "yes", "on"}
+    return env_offline()
 
 
 def _torchvision_root(name: str) -> Path:

@@ -9,13 +9,11 @@ seeds), in which profile, and the verdict.
 from __future__ import annotations
 
 import json
-import os
 import re
-import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from afm.lab.paths import cache_dir
+from afm.lab.paths import atomic_write, cache_dir
 
 VERDICTS = ("reproduced", "partly", "not reproduced")
 
@@ -73,9 +71,11 @@ class Claim:
             raise ValueError(f"claim id must be lower-case letters, digits, '.', '_', '-': {self.id!r}")
 
 
-def claims_dir(profile: str) -> Path:
-    path = cache_dir() / "claims" / profile
-    path.mkdir(parents=True, exist_ok=True)
+def claims_dir(profile: str, create: bool = True) -> Path:
+    """``<cache>/claims/<profile>``; ``create=False`` for code that only reads."""
+    path = cache_dir(create) / "claims" / profile
+    if create:
+        path.mkdir(parents=True, exist_ok=True)
     return path
 
 
@@ -103,16 +103,13 @@ def record_claim(claim: Claim) -> Path:
         (('claims', 'smoke', 'fig1e-demo.json'), True)
     """
     path = claims_dir(claim.profile) / f"{claim.id}.json"
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    with os.fdopen(fd, "w") as f:
-        json.dump(asdict(claim), f, indent=1, sort_keys=True, default=float)
-    os.replace(tmp, path)
-    return path
+    return atomic_write(path, json.dumps(asdict(claim), indent=1, sort_keys=True, default=float))
 
 
 def load_claims(profile: str) -> list[Claim]:
     """Every claim recorded in ``profile``, sorted by figure then id."""
-    claims = [Claim(**json.loads(p.read_text())) for p in claims_dir(profile).glob("*.json")]
+    claims = [Claim(**json.loads(p.read_text()))
+              for p in claims_dir(profile, create=False).glob("*.json")]
     return sorted(claims, key=lambda c: (c.figure, c.id))
 
 
