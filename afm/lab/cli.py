@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 
 from afm import env
+from afm.data import CorruptDataError
 from afm.lab import figures
 from afm.lab.cache import results_dir
 from afm.lab.paths import cache_dir, check_writable
@@ -130,10 +131,14 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         _check_environment()
-        return {"list": cmd_list, "run": cmd_run}[args.command](args)
+        status = {"list": cmd_list, "run": cmd_run}[args.command](args)
+        sys.stdout.flush()  # a closed pipe shows here, not at exit
+        return status
     except BrokenPipeError:  # the reader went away (e.g. `afm list | head`): not an error
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+    except CorruptDataError as err:  # a data file failed its checksum (a ValueError)
+        parser.exit(1, f"afm: error: {_message(err)}\n")
     except ValueError as err:  # unknown figure or profile, bad option values or settings
         parser.exit(2, f"afm: error: {_message(err)}\n")
     except (OSError, ImportError) as err:  # data, files, the scheduler, an optional package

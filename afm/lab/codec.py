@@ -69,10 +69,15 @@ class _Encoder:
     def __init__(self) -> None:
         self.tensors: dict[str, torch.Tensor] = {}
 
-    def _store(self, tensor: torch.Tensor) -> str:
+    def _store(self, tensor: torch.Tensor) -> dict:
+        """Put a copy of ``tensor`` in the tensor block; complex ones as (real, imag) pairs."""
         name = f"t{len(self.tensors)}"
-        self.tensors[name] = tensor.detach().to("cpu", copy=True).contiguous()
-        return name
+        tensor = tensor.detach().to("cpu", copy=True).resolve_conj().resolve_neg().contiguous()
+        ref = {"ref": name}
+        if tensor.is_complex():
+            tensor, ref["complex"] = torch.view_as_real(tensor), True
+        self.tensors[name] = tensor.contiguous()
+        return ref
 
     def encode(self, obj: Any, where: str = "result") -> Any:
         if obj is None or isinstance(obj, (bool, str)) or type(obj) in (int, float):
@@ -80,7 +85,7 @@ class _Encoder:
         if isinstance(obj, torch.Tensor):
             if obj.is_sparse or obj.layout != torch.strided:
                 raise TypeError(f"{where}: cannot cache a {obj.layout} tensor; store it dense")
-            return {TAG: "tensor", "ref": self._store(obj)}
+            return {TAG: "tensor", **self._store(obj)}
         if isinstance(obj, np.ndarray):
             return self._array(obj, where)
         if isinstance(obj, np.generic):
@@ -109,8 +114,8 @@ class _Encoder:
     def _array(self, arr: np.ndarray, where: str) -> dict:
         if arr.dtype.kind in "biufc":
             native = arr.astype(arr.dtype.newbyteorder("="), copy=False)
-            return {TAG: "ndarray", "dtype": arr.dtype.str,
-                    "ref": self._store(torch.from_numpy(np.ascontiguousarray(native)))}
+            return {TAG: "ndarray", "dtype": arr.dtype.str, "shape": list(arr.shape),
+                    **self._store(torch.from_numpy(native.copy(order="C")))}
         if arr.dtype.kind in "US":
             return {TAG: "ndarray_text", "dtype": arr.dtype.str, "shape": list(arr.shape),
                     "items": [x.decode("latin-1") if isinstance(x, bytes) else x
@@ -138,10 +143,12 @@ class _Decoder:
     def __init__(self, tensors: dict[str, torch.Tensor]) -> None:
         self.tensors = tensors
 
-    def _tensor(self, ref: Any) -> torch.Tensor:
+    def _tensor(self, obj: dict) -> torch.Tensor:
+        ref = obj["ref"]
         if not isinstance(ref, str) or ref not in self.tensors:
             raise EntryError(f"refers to a tensor {ref!r} that it does not hold")
-        return self.tensors[ref]
+        tensor = self.tensors[ref]
+        return torch.view_as_complex(tensor) if obj.get("complex") else tensor
 
     def decode(self, obj: Any) -> Any:
         if isinstance(obj, list):
@@ -152,9 +159,10 @@ class _Decoder:
             return {k: self.decode(v) for k, v in obj.items()}
         tag = obj[TAG]
         if tag == "tensor":
-            return self._tensor(obj["ref"])
+            return self._tensor(obj)
         if tag == "ndarray":
-            return self._tensor(obj["ref"]).numpy().astype(np.dtype(obj["dtype"]), copy=False)
+            arr = self._tensor(obj).numpy().reshape(obj["shape"])
+            return arr.astype(np.dtype(obj["dtype"]), copy=False)
         if tag == "ndarray_text":
             return np.array(obj["items"], dtype=np.dtype(obj["dtype"])).reshape(obj["shape"])
         if tag == "npscalar":
