@@ -269,6 +269,15 @@ def loads(data: bytes, head: dict | None = None) -> Any:
 
     Raises:
         EntryError: for a file not in this format, a failed checksum, or undecodable content.
+
+    Example:
+        >>> import pickle
+        >>> loads(dumps({"w": torch.ones(2, dtype=torch.float16)}))
+        {'w': tensor([1., 1.], dtype=torch.float16)}
+        >>> loads(pickle.dumps({"w": 1}))
+        Traceback (most recent call last):
+            ...
+        afm.lab.codec.EntryError: is not in afm's cache format (it looks like a pickle: from an older afm, or planted)
     """
     head = header(data) if head is None else head
     start, n = head["payload_at"], head["structure"]
