@@ -33,6 +33,7 @@ def tmp_cache(tmp_path, monkeypatch):
     monkeypatch.delenv("AFM_RECOMPUTE_SINCE", raising=False)
     monkeypatch.setattr(cache_mod, "_warned", set())
     monkeypatch.setattr(cache_mod, "_unsaved", {})
+    monkeypatch.setattr(cache_mod, "_since", None)
     return tmp_path / "cache"
 
 
@@ -268,12 +269,18 @@ def test_recompute_runs_each_key_once_per_run(tmp_cache, monkeypatch):
     assert not cache_mod.is_cached("unit", {"k": 1})  # written before this run: stale
     assert [cache_mod.cached("unit", {"k": 1}, compute) for _ in range(4)] == ["new"] * 4
     assert calls == [1] and cache_mod.is_cached("unit", {"k": 1})
-    # another process of the same run (a sweep worker gets AFM_RECOMPUTE_SINCE) loads it
+    # another process of the same run (a sweep worker gets AFM_RECOMPUTE_SINCE) loads it,
+    # and a new run recomputes it
     out = subprocess.run([sys.executable, "-c", textwrap.dedent("""
         from afm.lab.cache import cached
         print(cached("unit", {"k": 1}, lambda: "computed again"))""")],
-        capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)}, check=True)
+        capture_output=True, text=True, check=True, env={
+            **os.environ, "PYTHONPATH": str(ROOT),
+            "AFM_RECOMPUTE_SINCE": repr(cache_mod.recompute_since())})
     assert out.stdout.strip() == "new"
+    out = subprocess.run(out.args, capture_output=True, text=True, check=True,
+                         env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert out.stdout.strip() == "computed again"
 
 
 def test_concurrent_runs_of_one_key_compute_it_once(tmp_cache, tmp_path):

@@ -131,6 +131,7 @@ _MISSING = object()
 _warned: set[str] = set()
 _cleaned: set[Path] = set()
 _unsaved: dict[Path, bytes] = {}  # results a read-only cache could not keep, for this process
+_since: float | None = None  # when this process's AFM_RECOMPUTE run started
 
 
 class CacheWarning(UserWarning):
@@ -157,21 +158,27 @@ def _warn_once(key: str, message: str) -> None:
 
 
 def recompute_since() -> float | None:
-    """With ``AFM_RECOMPUTE`` on: the time this run started; entries older than it are stale.
+    """With ``AFM_RECOMPUTE`` on: when this run started; entries written before it are stale.
 
-    The time is set on first use and kept in ``AFM_RECOMPUTE_SINCE``, which
-    :func:`afm.lab.sweep.run_many` passes to its workers: an entry that one worker
-    recomputed is loaded, not recomputed, by the others and by the client.
+    A run starts when this process first sees ``AFM_RECOMPUTE`` on (and again after it was
+    seen off). :func:`afm.lab.sweep.run_many` passes the time to its workers as
+    ``AFM_RECOMPUTE_SINCE``, so an entry that one worker recomputed is loaded, not
+    recomputed, by the others and by the client.
     """
+    global _since
     if not env.recompute():
+        _since = None
         return None
-    since = os.environ.get("AFM_RECOMPUTE_SINCE", "").strip()
-    if not since:
-        since = os.environ["AFM_RECOMPUTE_SINCE"] = repr(time.time())
-    try:
-        return float(since)
-    except ValueError:
-        raise ValueError(f"AFM_RECOMPUTE_SINCE={since!r} is not a time; unset it") from None
+    given = os.environ.get("AFM_RECOMPUTE_SINCE", "").strip()
+    if given:
+        try:
+            return float(given)
+        except ValueError:
+            raise ValueError(f"AFM_RECOMPUTE_SINCE={given!r} is not a time (seconds since "
+                             f"the epoch); unset it") from None
+    if _since is None:
+        _since = time.time()
+    return _since
 
 
 def _read(path: Path) -> bytes | None:

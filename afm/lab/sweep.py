@@ -23,6 +23,7 @@ from typing import Any
 import torch
 
 from afm.env import progress as env_progress
+from afm.lab.cache import recompute_since
 
 #: Threads per task: fixed, so that a result never depends on how the sweep was spread.
 THREADS_PER_TASK = 1
@@ -108,6 +109,8 @@ def run_many(fn: Callable, arg_list: Sequence[tuple], jobs: int | None = None,
     from tqdm import tqdm
 
     env = {k: os.environ.get(k) for k in PASSED_ENV}
+    if (since := recompute_since()) is not None:  # workers load what this run recomputed
+        env["AFM_RECOMPUTE_SINCE"] = repr(since)
     tasks = [delayed(_single_threaded)(fn, tuple(args), env) for args in arg_list]
     progress = progress and env_progress()
     bar = tqdm(total=len(tasks), desc=desc, disable=not progress or len(tasks) < 2, leave=False)
