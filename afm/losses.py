@@ -44,8 +44,8 @@ def inhibition_loss(gates: Sequence[torch.Tensor]) -> torch.Tensor:
     The ratio is the mean of σ weighted by ``1-σ``; minimising it closes the
     switches. Where every switch is fully open (σ = 1, the denominator is 0)
     the value is the limit, 1, so the loss is finite for every σ in [0, 1].
-    :func:`inhibition_reference` is the same equation written plainly; this call
-    runs a fused version of it (:class:`_Inhibition`, equal in value and gradient).
+    :func:`afm.losses.inhibition_reference` is the same equation written plainly; this
+    call runs a fused version of it (``_Inhibition``, equal in value and gradient).
 
     Args:
         gates: one ``(B, N_l)`` tensor of σ per forgetting layer.
@@ -62,7 +62,7 @@ def inhibition_loss(gates: Sequence[torch.Tensor]) -> torch.Tensor:
 
 
 def inhibition_reference(gates: Sequence[torch.Tensor]) -> torch.Tensor:
-    """Eq. (6) as written, with plain autograd: what :func:`inhibition_loss` computes, fused.
+    """Eq. (6) as written, with plain autograd: what :func:`afm.inhibition_loss` computes, fused.
 
     Args:
         gates: one ``(B, N_l)`` tensor of σ per forgetting layer.
@@ -140,7 +140,7 @@ def lateral_inhibition_loss(excitations: Sequence[torch.Tensor], gates: Sequence
 
     ``reading="symmetric"`` uses ``1 - σ_i σ_j`` instead of ``(1-σ_i) σ_j``
     (the alternative discussed in "Reading the equations"), also in O(N):
-    ``[(Σh)² - Σh²] - [(Σhσ)² - Σ(hσ)²]``. :func:`lateral_reference` is the
+    ``[(Σh)² - Σh²] - [(Σhσ)² - Σ(hσ)²]``. :func:`afm.losses.lateral_reference` is the
     double sum as written, in O(N²); this call is equal to it in value and gradient.
 
     Args:
@@ -174,7 +174,7 @@ def lateral_reference(excitations: Sequence[torch.Tensor], gates: Sequence[torch
                       reading: str = "asymmetric") -> torch.Tensor:
     """Eq. (8) as written, the double sum over every pair ``j ≠ i``, O(N²) per sample.
 
-    What :func:`lateral_inhibition_loss` computes in O(N); both ``reading`` s of the book.
+    What :func:`afm.lateral_inhibition_loss` computes in O(N); both ``reading`` s of the book.
 
     Args:
         excitations: one ``(B, N_l)`` tensor of ``h`` per forgetting layer.

@@ -49,7 +49,7 @@ def excitatory_of(forget_name: str) -> str:
     """The excitatory neurons a forgetting layer gates: ``"hidden.0.forget"`` → ``"hidden.0.act"``.
 
     Args:
-        forget_name: the module name of a :class:`Block`'s forgetting layer, ``"X.forget"``.
+        forget_name: the module name of an ``afm.models.Block``'s forgetting layer, ``"X.forget"``.
 
     Returns:
         The module name of the same block's ReLU, ``"X.act"`` (whose output is ``h`` of Eq. 3).

@@ -173,7 +173,7 @@ def make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimiz
 
 
 class Callback(Protocol):
-    """What :func:`train` calls while it trains (Avalanche calls these plugins' hooks).
+    """What :func:`afm.train` calls while it trains (Avalanche calls these plugins' hooks).
 
     ``on_step(model, step, batch_loss)`` runs after every optimizer step, in order:
     ``step`` counts from 0 over the whole run, ``batch_loss`` is that step's task loss,
@@ -230,7 +230,7 @@ def train(model: nn.Module, data, config: TrainConfig = TrainConfig(),
         progress: a tqdm bar (default on; ``AFM_PROGRESS=0`` turns it off).
         desc: the label of the progress bar and of error messages.
         callbacks: objects with ``on_step(model, step, batch_loss)`` and/or
-            ``on_epoch_end(model, epoch, history)``, called in order (:class:`Callback`).
+            ``on_epoch_end(model, epoch, history)``, called in order (:class:`afm.train.Callback`).
 
     Returns:
         The run's :class:`History`: one entry per epoch in ``loss``, ``reg``, ``train_acc``

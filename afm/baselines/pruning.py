@@ -299,7 +299,7 @@ def random_scores(weights: dict[str, torch.Tensor], seed: int = 0) -> dict[str, 
     """Uniform random scores: :func:`keep_top` on them prunes weights at random.
 
     Args:
-        weights: ``{name: weight}``, e.g. from :func:`prunable_weights`; only the shapes are read.
+        weights: ``{name: weight}``, e.g. from :func:`afm.importance.prunable_weights`; only the shapes are read.
         seed: the seed of the scores (the same seed gives the same scores).
 
     Returns:
@@ -320,7 +320,7 @@ def magnitude_scores(weights: dict[str, torch.Tensor]) -> dict[str, torch.Tensor
     """``|w|``: the magnitude rule (a reference, not one of the paper's panels).
 
     Args:
-        weights: ``{name: weight}``, e.g. from :func:`prunable_weights`.
+        weights: ``{name: weight}``, e.g. from :func:`afm.importance.prunable_weights`.
 
     Returns:
         ``{name: |w| of the weight's shape}``, detached from the graph.
@@ -353,7 +353,7 @@ def obd_scores(model: nn.Module, data, names: Sequence[str] | None = None) -> di
     Args:
         model: a classifier ``(B, ...) -> (B, C)``; evaluated in eval mode.
         data: an iterable of ``(x, y)`` batches: inputs ``(B, ...)``, int64 labels ``(B,)``.
-        names: the weights to score (default: every one of :func:`prunable_weights`).
+        names: the weights to score (default: every one of :func:`afm.importance.prunable_weights`).
 
     Returns:
         ``{name: s of the weight's shape}``, every ``s_q >= 0`` (see :func:`obd_saliency`).

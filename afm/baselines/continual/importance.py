@@ -29,7 +29,7 @@ def mas_importance(model: nn.Module, data, batch_size: int = 250) -> dict[str, t
     ``data`` (unsupervised: labels unused).
 
     Args:
-        model: a model :func:`per_sample_gradient_sum` supports, evaluated as it is;
+        model: a model :func:`afm.baselines.fisher.per_sample_gradient_sum` supports, evaluated as it is;
             logits ``(B, C)``.
         data: ``N`` samples: a ``TensorDataset``, an ``(x, y)`` pair or a tensor ``x``
             ``(N, ...)``.

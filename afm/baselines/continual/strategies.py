@@ -54,7 +54,7 @@ class Naive:
 class JointTraining(Naive):
     """All tasks at once: one model trained on the union of every task's data (the upper bound).
 
-    :func:`~afm.baselines.continual.sequence.train_sequence` trains it once, on the shuffled union, and evaluates it
+    :func:`~afm.baselines.continual.train_sequence` trains it once, on the shuffled union, and evaluates it
     on every task; row ``t`` of its accuracy matrix is that one model on tasks ``0..t``.
 
     Example:
@@ -90,8 +90,8 @@ class Consolidation:
 
     A consolidation object is the regulariser itself: ``strategy(model)`` returns
     the penalty (``afm.train`` calls it after each forward pass). Like Avalanche's
-    plugins, a strategy is a set of hooks: :meth:`before_task`, :meth:`regularisers`,
-    :meth:`callbacks` (per-step, see :class:`afm.train.Callback`) and :meth:`after_task`.
+    plugins, a strategy is a set of hooks: ``before_task``, ``regularisers``,
+    ``callbacks`` (per step, see :class:`afm.train.Callback`) and :meth:`after_task`.
 
     Args:
         strength: ``λ >= 0``, the weight of the penalty.
@@ -204,7 +204,7 @@ class EWC(Consolidation):
 
     One penalty per past task, ``λ/2 Σ_t Σ_k F^t_k (θ_k − θ^t_k)²`` (``mode="separate"``,
     as in the original; ``"accumulate"`` gives a single penalty at the latest θ*),
-    with ``F^t`` the true Fisher of :func:`fisher_diagonal` on ``samples`` images of
+    with ``F^t`` the true Fisher of :func:`afm.baselines.fisher.fisher_diagonal` on ``samples`` images of
     task ``t``.
 
     Args:
@@ -300,7 +300,7 @@ class SynapticIntelligence(Consolidation):
     ``Ω^t_k = ω_k / ((θ^t_k − θ^{t−1}_k)² + ξ)``, accumulated, ``θ* ← θ^t``.
 
     The strategy is both a regulariser (its penalty) and a training callback
-    (:meth:`on_step`, which :func:`afm.train` calls after every optimizer step,
+    (``on_step``, which :func:`afm.train` calls after every optimizer step,
     when ``p.grad`` holds the gradient of the whole training loss that made it).
 
     Args:
