@@ -20,6 +20,7 @@ flat dict of plain tensors and read with ``torch.load(weights_only=True)``.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import importlib
 import io
@@ -33,7 +34,8 @@ MAGIC = b"AFM-RESULT v1\n"
 TAG = "__afm__"
 MAX_HEADER = 4096
 
-#: The dataclasses a cache entry may hold, as ``"module:Class"``. Decoding imports only these.
+#: The dataclasses a cache entry may hold, as ``"module:Class"`` (the public path). Decoding
+#: imports only these modules and takes only these names from them.
 ALLOWED = frozenset({
     "afm.lab.runs:MLPRun", "afm.lab.runs:RunResult",
     "afm.train:History", "afm.train:TrainConfig",
@@ -50,7 +52,19 @@ class EntryError(ValueError):
 
 
 def _type_name(cls: type) -> str:
-    return f"{cls.__module__}:{cls.__qualname__}"
+    """The name under which ``cls`` is in :data:`ALLOWED` (its public path), or its own path."""
+    return _allowed_names().get(cls, f"{cls.__module__}:{cls.__qualname__}")
+
+
+@functools.lru_cache(maxsize=1)
+def _allowed_names() -> dict[type, str]:
+    names = {}
+    for name in ALLOWED:
+        try:
+            names[_allowed_class(name)] = name
+        except EntryError:  # a name this version of afm lacks: nothing to encode under it
+            pass
+    return names
 
 
 def _allowed_class(name: str) -> type:
