@@ -338,3 +338,12 @@ def test_atomic_write_leaves_nothing_behind_on_error(tmp_path):
     with pytest.raises(TypeError):
         atomic_write(tmp_path / "x.json", 123)
     assert os.listdir(tmp_path) == []
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a GPU to write a CUDA tensor")
+def test_a_result_computed_on_the_gpu_loads_on_the_cpu(tmp_cache):
+    value = {"w": torch.arange(4.0, device="cuda")}
+    data = codec.dumps(value)
+    assert codec.loads(data)["w"].device == torch.device("cpu")  # as any machine reads it
+    assert torch.equal(cache_mod.cached("unit", {"gpu": 1}, lambda: value)["w"],
+                       torch.arange(4.0))
