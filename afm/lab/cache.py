@@ -215,7 +215,7 @@ def _stale(head: dict) -> bool:
 
 
 def _reject(path: Path, err: Exception) -> None:
-    _warn_once(str(path), f"rejected the cache entry {path}: it {err}. The result is "
+    _warn_once(f"{path}: {err}", f"rejected the cache entry {path}: it {err}. The result is "
                           f"recomputed; nothing in the file was used or run.")
     with contextlib.suppress(OSError):
         path.unlink()
