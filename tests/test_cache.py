@@ -19,8 +19,8 @@ from afm.baselines.continual import SequenceResult
 from afm.lab import cache as cache_mod
 from afm.lab import codec
 from afm.lab.paths import atomic_write, remove_orphans
-from afm.lab.runs import MLPRun, RunResult
-from afm.train import History
+from afm.lab.runs import Run
+from afm.train import History, TrainConfig
 from deep_equal import same
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -72,13 +72,14 @@ def test_tensors_round_trip_with_their_dtype(dtype):
 
 
 def test_structures_scalars_and_afm_dataclasses_round_trip():
-    spec = MLPRun(widths=(4, 3, 2), lam=0.1, seed=2)
+    spec = Run(widths=(4, 3, 2), lam=0.1, options=(("width", 0.5),), seed=2,
+               train=TrainConfig(epochs=2))
     shared = torch.randn(3, 4)
     history = History(loss=[0.5, 0.25], gates={"hidden.0.forget": [torch.rand(3), torch.rand(3)]},
                       seconds=1.5)
     result = {
-        "run": RunResult(spec, {"w": shared, "tied": shared, "b": torch.zeros(3)}, history,
-                         val_acc=0.9, test_acc=0.875, extra={"note": "x"}),
+        "run": {"spec": spec, "state_dict": {"w": shared, "tied": shared, "b": torch.zeros(3)},
+                "history": history, "val_acc": 0.9, "test_acc": 0.875},
         "sequence": SequenceResult(np.array([[0.9, np.nan], [0.7, 0.8]]), seconds=[1.0, 1.2]),
         "by_flag": {True: 1, False: 2},                    # non-string keys keep their type
         "by_spec": {spec: "a frozen dataclass as a key"},
@@ -92,13 +93,15 @@ def test_structures_scalars_and_afm_dataclasses_round_trip():
     back = codec.loads(codec.dumps(result))
     expected = dict(result, size=(2, 3))
     assert same(back, expected)
-    assert type(back["run"]) is RunResult and type(back["run"].history) is History
-    assert back["run"].spec == spec and hash(back["run"].spec) == hash(spec)
+    assert type(back["run"]["spec"]) is Run and type(back["run"]["history"]) is History
+    assert back["run"]["spec"] == spec and hash(back["run"]["spec"]) == hash(spec)
+    assert type(back["run"]["spec"].train) is TrainConfig
     # the stored model is a state dict: it loads into a fresh network
-    net_spec = MLPRun(widths=(4, 3, 2), seed=0)
+    net_spec = Run(widths=(4, 3, 2), seed=0)
     state = {k: v.clone() for k, v in net_spec.build().state_dict().items()}
-    loaded = codec.loads(codec.dumps(RunResult(net_spec, state, History(), 0.5, 0.5)))
-    assert all(torch.equal(loaded.model().state_dict()[k], v) for k, v in state.items())
+    loaded = codec.loads(codec.dumps({"spec": net_spec, "state_dict": state}))
+    model = loaded["spec"].build(loaded["state_dict"])
+    assert all(torch.equal(model.state_dict()[k], v) for k, v in state.items())
 
 
 @pytest.mark.parametrize("value, where", [
@@ -163,7 +166,7 @@ def test_forged_entries_with_a_valid_checksum_still_run_nothing(tmp_path):
     forged = [
         forged_entry({"__afm__": "dataclass", "type": "os:system", "fields": {}}),
         forged_entry({"__afm__": "dataclass", "type": "afm_evil_xyz:Thing", "fields": {}}),
-        forged_entry({"__afm__": "dataclass", "type": "afm.lab.runs:MLPRun",
+        forged_entry({"__afm__": "dataclass", "type": "afm.lab.runs:Run",
                       "fields": {"command": "rm -rf"}}),
         forged_entry({"__afm__": "tensor", "ref": "t0"}, buffer.getvalue(), "torch"),
         forged_entry({"__afm__": "tensor", "ref": "t0"}, payload, "torch"),

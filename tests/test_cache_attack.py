@@ -101,7 +101,7 @@ def test_planted_pickles_never_run_and_flipped_bytes_never_change_a_number(
     assert json.loads(structure) != json.loads(
         data[head["payload_at"]:head["payload_at"] + head["structure"]]), \
         f"flipping a digit of {number} changed no number: the test would prove nothing"
-    run_entry = next(e for e in entries if e.parent.name == "mlp_run")
+    run_entry = next(e for e in entries if e.parent.name == "run")  # a training run
     weights = bytearray(run_entry.read_bytes())
     weights[-3] ^= 0x01  # inside the last stored float of the state dict
     run_entry.write_bytes(bytes(weights))

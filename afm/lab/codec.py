@@ -37,12 +37,9 @@ MAX_HEADER = 4096
 #: The dataclasses a cache entry may hold, as ``"module:Class"`` (the public path). Decoding
 #: imports only these modules and takes only these names from them.
 ALLOWED = frozenset({
-    "afm.lab.runs:MLPRun", "afm.lab.runs:RunResult",
-    "afm.train:History", "afm.train:TrainConfig",
+    "afm.lab.runs:Run", "afm.train:History", "afm.train:TrainConfig",
     "afm.regularisers:Forgetting", "afm.regularisers:L1", "afm.regularisers:L2",
-    "afm.baselines.continual:SequenceResult",
-    "afm.experiments.neuron_importance:CNNRun", "afm.experiments.efficient_learning:VGGRun",
-    "afm.experiments.long_memory:CLRun", "afm.experiments.own_model:PluginRun",
+    "afm.baselines.continual:SequenceResult", "afm.experiments.own_model:PluginRun",
     "afm.lab.claims:Claim",
 })
 
