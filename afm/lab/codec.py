@@ -11,7 +11,8 @@ JSON; tuples, non-string dict keys, NumPy scalars, tensors, arrays and the
 dataclasses ``afm`` stores are tagged objects (``{"__afm__": "tuple", ...}``).
 Tensors and numeric arrays go to a safetensors block (dtype kept, always read
 onto the CPU). A dataclass is rebuilt only if its name is in :data:`ALLOWED`,
-an explicit list of ``afm`` types; nothing in a file can name a module to import.
+an explicit list of ``afm`` types imported by fixed statements; nothing in a file
+can name a module to import.
 The SHA-256 of structure and tensors is checked before either is decoded.
 Without the ``safetensors`` package, tensors are written with ``torch.save`` as a
 flat dict of plain tensors and read with ``torch.load(weights_only=True)``.
@@ -22,7 +23,6 @@ from __future__ import annotations
 import dataclasses
 import functools
 import hashlib
-import importlib
 import io
 import json
 from typing import Any
@@ -34,44 +34,41 @@ MAGIC = b"AFM-RESULT v1\n"
 TAG = "__afm__"
 MAX_HEADER = 4096
 
-#: The dataclasses a cache entry may hold, as ``"module:Class"`` (the public path). Decoding
-#: imports only these modules and takes only these names from them.
-ALLOWED = frozenset({
-    "afm.lab.runs:Run", "afm.train:History", "afm.train:TrainConfig",
-    "afm.regularisers:Forgetting", "afm.regularisers:L1", "afm.regularisers:L2",
-    "afm.baselines.continual:SequenceResult", "afm.experiments.own_model:PluginRun",
-    "afm.lab.claims:Claim",
-})
+#: The dataclasses a cache entry may hold, by the name an entry stores (see :func:`allowed_types`).
+ALLOWED = frozenset({"Run", "History", "TrainConfig", "Forgetting", "L1", "L2", "SequenceResult",
+                     "PluginRun", "Claim"})
+
+
+@functools.lru_cache(maxsize=1)
+def allowed_types() -> dict[str, type]:
+    """``{name: class}`` of :data:`ALLOWED`: the only classes an entry can make, imported here
+    by fixed import statements (an entry holds a name, never a module path)."""
+    from afm.baselines.continual import SequenceResult
+    from afm.experiments.own_model import PluginRun
+    from afm.lab.claims import Claim
+    from afm.lab.runs import Run
+    from afm.regularisers import L1, L2, Forgetting
+    from afm.train import History, TrainConfig
+
+    types = {c.__name__: c for c in (Run, History, TrainConfig, Forgetting, L1, L2,
+                                     SequenceResult, PluginRun, Claim)}
+    assert set(types) == ALLOWED
+    return types
 
 
 class EntryError(ValueError):
     """A file that is not a valid cache entry (wrong format, failed checksum, undecodable)."""
 
 
-def _type_name(cls: type) -> str:
-    """The name under which ``cls`` is in :data:`ALLOWED` (its public path), or its own path."""
-    return _allowed_names().get(cls, f"{cls.__module__}:{cls.__qualname__}")
+def _type_name(cls: type) -> str | None:
+    """The name under which ``cls`` is in :data:`ALLOWED`, or ``None``."""
+    return next((name for name, c in allowed_types().items() if c is cls), None)
 
 
-@functools.lru_cache(maxsize=1)
-def _allowed_names() -> dict[type, str]:
-    names = {}
-    for name in ALLOWED:
-        try:
-            names[_allowed_class(name)] = name
-        except EntryError:  # a name this version of afm lacks: nothing to encode under it
-            pass
-    return names
-
-
-def _allowed_class(name: str) -> type:
-    if name not in ALLOWED:
+def _allowed_class(name: Any) -> type:
+    if not isinstance(name, str) or name not in ALLOWED:
         raise EntryError(f"names type {name!r}, which is not one the cache stores")
-    module, qualname = name.split(":")
-    cls = getattr(importlib.import_module(module), qualname, None)
-    if cls is None or not dataclasses.is_dataclass(cls):
-        raise EntryError(f"names type {name!r}, which this version of afm does not have")
-    return cls
+    return allowed_types()[name]
 
 
 class _Encoder:
@@ -136,9 +133,10 @@ class _Encoder:
 
     def _dataclass(self, obj: Any, where: str) -> dict:
         name = _type_name(type(obj))
-        if name not in ALLOWED:
-            raise TypeError(f"{where}: {name} is not a type the cache stores; add it to "
-                            f"afm.lab.codec.ALLOWED if it holds only plain data")
+        if name is None:
+            raise TypeError(f"{where}: {type(obj).__module__}.{type(obj).__qualname__} is not a "
+                            f"type the cache stores; add it to afm.lab.codec.ALLOWED (and "
+                            f"allowed_types) if it holds only plain data")
         fields = {f.name: self.encode(getattr(obj, f.name), f"{where}.{f.name}")
                   for f in dataclasses.fields(obj)}
         return {TAG: "dataclass", "type": name, "fields": fields}
