@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from afm.verdicts.base_networks import (FRACTION, REFERENCES, base_table, load_base, provisional,
-                                        record_base)
+from afm.verdicts.base_networks import (FRACTION, REFERENCES, base_numbers, base_table, load_base,
+                                        provisional, record_base)
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -86,3 +86,13 @@ def test_record_and_load_round_trip(tmp_path, monkeypatch):
     assert loaded["test accuracy (%)"][0] == pytest.approx(97.0)
     assert loaded["provisional"].tolist() == [False]
     assert load_base("book").empty
+
+
+def test_base_numbers_counts_the_provisional_networks():
+    table = base_table({"a": ("mnist-mlp", [0.97]), "b": ("fashion-mnist-mlp", [0.87 * 0.9])})
+    assert base_numbers(table)["provisional"] == 0 and base_numbers(table)["under"] == "none"
+    assert base_numbers(table)["status"] == "judged on adequately trained networks"
+    table = base_table({"a": ("mnist-mlp", [0.97]), "b": ("cifar10-vgg", [0.459])})
+    numbers = base_numbers(table)
+    assert numbers["provisional"] == 1 and numbers["under"] == "b" and numbers["lowest_ratio"] == pytest.approx(0.54)
+    assert numbers["status"] == "provisional (under-trained)"

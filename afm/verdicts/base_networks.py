@@ -152,7 +152,26 @@ def base_table(measured: Mapping[str, tuple[str, Sequence[float]]],
                          for name, (ref, acc) in measured.items()])
 
 
+def base_numbers(table: "pandas.DataFrame") -> dict:
+    """What a chapter's sentence on its base networks glues: ``n`` networks, ``provisional``
+    (how many are under-trained), ``under`` (their names, or ``"none"``), ``lowest_ratio``
+    and ``status``, the words the chapter
+    puts on its claims (``"provisional (under-trained)"`` if any network is, else
+    ``"judged on adequately trained networks"``).
+
+    Example:
+        >>> t = base_table({"a": ("mnist-mlp", [0.97]), "b": ("cifar10-lenet5", [0.30])})
+        >>> base_numbers(t)
+        {'n': 2, 'provisional': 1, 'under': 'b', 'lowest_ratio': 0.5, 'status': 'provisional (under-trained)'}
+    """
+    k = int(table["provisional"].sum())
+    under = "; ".join(table.loc[table["provisional"].astype(bool), "network"]) or "none"
+    return {"n": len(table), "provisional": k, "under": under, "lowest_ratio": float(table["ratio"].min()),
+            "status": "provisional (under-trained)" if k else "judged on adequately trained networks"}
+
+
 def base_dir(profile: str) -> Path:
+    """``<cache>/base_networks/<profile>``, where the chapters record their base tables."""
     path = cache_dir() / "base_networks" / profile
     path.mkdir(parents=True, exist_ok=True)
     return path
