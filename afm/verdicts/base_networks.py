@@ -120,7 +120,8 @@ def base_row(network: str, reference: str, accuracies: Sequence[float],
     mean, std = float(acc.mean()), float(acc.std(ddof=1)) if acc.size > 1 else 0.0
     return {"network": network, "test accuracy (%)": 100 * mean, "std (%)": 100 * std,
             "n seeds": int(acc.size), "reference (%)": 100 * ref.accuracy,
-            "reference network": ref.network, "source": ref.source, "note": ref.note,
+            "reference network": ref.network, "source": ref.source or "(no single source)",
+            "note": ref.note,
             "ratio": mean / ref.accuracy,
             "provisional": provisional(mean, ref.accuracy, fraction)}
 
@@ -135,7 +136,8 @@ def base_table(measured: Mapping[str, tuple[str, Sequence[float]]],
 
     Returns:
         One row per network: ``network``, ``test accuracy (%)``, ``std (%)`` (ddof 1),
-        ``n seeds``, ``reference (%)``, ``reference network``, ``source`` (BibTeX key),
+        ``n seeds``, ``reference (%)``, ``reference network``, ``source`` (BibTeX key, or
+        ``"(no single source)"``),
         ``note``, ``ratio`` (mean / reference) and ``provisional`` (mean below
         ``fraction`` of the reference).
 
