@@ -44,12 +44,10 @@ class Chapter:
         if not claims:
             return ""
         lines = [f"What this chapter measured ('{self.profile}' profile; mean ± std over seeds):"]
-        width = max(len(c.id) for c in claims)
         for c in claims:
             seeds = f"{c.n_seeds} seed" + ("s" if c.n_seeds != 1 else "")
-            lines.append(f"  Fig. {c.figure:3s} {c.id:{width}s}  {c.value:10.4g} ± {c.spread:<9.3g} "
-                         f"({seeds})  {c.verdict}")
-            lines.append(f"           {_clip(c.measured, 100)}")
+            lines.append(f"  Fig. {c.figure} {c.id}: {c.value:.4g} ± {c.spread:.2g} ({seeds}), {c.verdict}")
+            lines.append(f"      {_clip(c.measured, 74)}")
         return "\n".join(lines)
 
     def finish(self, key: str | None = None) -> str:
