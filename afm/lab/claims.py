@@ -71,6 +71,10 @@ class Claim:
             raise ValueError(f"claim id must be lower-case letters, digits, '.', '_', '-': {self.id!r}")
 
 
+#: The claims recorded in this process, in order: a chapter prints the ones it measured at its end.
+RECORDED: list[Claim] = []
+
+
 def claims_dir(profile: str, create: bool = True) -> Path:
     """``<cache>/claims/<profile>``; ``create=False`` for code that only reads."""
     path = cache_dir(create) / "claims" / profile
@@ -102,6 +106,7 @@ def record_claim(claim: Claim) -> Path:
         >>> path.parts[-3:], loaded == [claim]
         (('claims', 'smoke', 'fig1e-demo.json'), True)
     """
+    RECORDED.append(claim)
     path = claims_dir(claim.profile) / f"{claim.id}.json"
     return atomic_write(path, json.dumps(asdict(claim), indent=1, sort_keys=True, default=float))
 
