@@ -47,7 +47,12 @@ def parse_flag(name: str, value: str | None, default: bool = False) -> bool:
 
 
 def env_flag(name: str, default: bool = False) -> bool:
-    """The on/off setting ``name`` (e.g. ``"AFM_OFFLINE"``), parsed by :func:`parse_flag`.
+    """The on/off setting ``name`` (e.g. ``"AFM_OFFLINE"``), parsed by ``parse_flag``.
+
+    ``1/0``, ``true/false``, ``yes/no``, ``on/off`` in any case; unset or empty is ``default``.
+
+    Raises:
+        ValueError: for any other value, naming the variable and the accepted values.
 
     Example:
         >>> from unittest import mock

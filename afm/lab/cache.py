@@ -291,7 +291,7 @@ def cached(kind: str, config: dict[str, Any], compute: Callable[[], T]) -> T:
     computed result and a loaded one are the same objects (CPU tensors, same dtypes).
 
     Args:
-        kind: a family of results (a folder of the cache), e.g. ``"mlp_run"``.
+        kind: a family of results (a folder of the cache), e.g. ``"run"``.
         config: everything that determines the result, as JSON-able values (part of the key).
         compute: makes the result: plain data, tensors, arrays and afm's result dataclasses
             (:data:`afm.lab.codec.ALLOWED`).

@@ -57,7 +57,15 @@ def allowed_types() -> dict[str, type]:
 
 
 class EntryError(ValueError):
-    """A file that is not a valid cache entry (wrong format, failed checksum, undecodable)."""
+    """A file that is not a valid cache entry (wrong format, failed checksum, undecodable).
+
+    Example:
+        >>> try:
+        ...     loads(b"PK\x03\x04 a torch.save zip of an older afm")
+        ... except ValueError as err:
+        ...     print(type(err).__name__, "|", err)
+        EntryError | is not in afm's cache format (it looks like a pickle: from an older afm, or planted)
+    """
 
 
 def _type_name(cls: type) -> str | None:
@@ -274,10 +282,11 @@ def loads(data: bytes, head: dict | None = None) -> Any:
 
     Args:
         data: the entry's bytes.
-        head: its :func:`header`, if already checked.
+        head: its ``header(data)``, if already checked.
 
     Raises:
-        EntryError: for a file not in this format, a failed checksum, or undecodable content.
+        afm.lab.codec.EntryError: for a file not in this format, a failed checksum, or
+            undecodable content.
 
     Example:
         >>> import pickle
