@@ -21,6 +21,7 @@ import numpy as np
 import torch
 
 from afm.lab.cache import cached, is_cached
+from afm.lab.claims import figure_claims
 from afm.lab.profiles import check_profile
 from afm.lab.sweep import run_many
 
@@ -223,7 +224,11 @@ def to_jsonable(obj: Any) -> Any:
 
 
 def write(figure_id: str, profile: str, out_dir: Path, results_by_seed: dict[int, Any]) -> list[Path]:
-    """Write ``fig-<id>.png`` and (for computed figures) ``fig-<id>.json`` into ``out_dir``."""
+    """Write ``fig-<id>.png`` and (for computed figures) ``fig-<id>.json`` into ``out_dir``.
+
+    The JSON holds the results by seed and, under ``claims``, the figure's claims recorded in
+    ``profile`` (:func:`afm.lab.claims.figure_claims`: headline verdict and per-reading table).
+    """
     import matplotlib.pyplot as plt
 
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -235,6 +240,7 @@ def write(figure_id: str, profile: str, out_dir: Path, results_by_seed: dict[int
     if results_by_seed:
         data = out_dir / f"fig-{get(figure_id).id}.json"
         data.write_text(json.dumps({"figure": get(figure_id).id, "profile": profile,
-                                    "results": to_jsonable(results_by_seed)}))
+                                    "results": to_jsonable(results_by_seed),
+                                    "claims": figure_claims(get(figure_id).id, profile)}))
         paths.append(data)
     return paths
