@@ -10,7 +10,8 @@ from afm import MLP, VGG9, ForgettingLayer, TrainConfig, forgetting_loss, latera
 from afm.baselines.pruning import keep_top, keep_top_per_layer, weight_importance
 from afm.lab.claims import EXPECTED_CLAIMS
 from afm.lab.readings import (AXES, CLAIM_READINGS, THRESHOLDS, UNVARIED, apply_reading,
-                              check_reading, claim_readings, claims_moved_by, is_default, label)
+                              check_reading, claim_readings, claims_moved_by, is_default, label,
+                              readings_markdown)
 from afm.lab.runs import MLPRun
 from afm.regularisers import Forgetting
 from afm.train import make_optimizer
@@ -164,3 +165,14 @@ def test_apply_reading_to_a_run_spec():
 
     with pytest.raises(ValueError, match=r"no field for the reading settings \['momentum'\]"):
         apply_reading(NoMomentum(), {"optimizer": "sgd", "momentum": 0.0, "lr": 0.01})
+
+
+def test_the_appendix_renders_the_declaration():
+    text = readings_markdown()
+    assert len(text.splitlines()) == len(AXES)
+    for name, axis in AXES.items():
+        line = next(li for li in text.splitlines() if li.startswith(f"* **{name}**"))
+        assert axis.paper in line and axis.why_open in line
+        assert f"**{axis.default.label}** (default)" in line
+        assert all(a.label in line for a in axis.alternatives)
+        assert all(f"`{c}`" in line for c in claims_moved_by(name))

@@ -308,3 +308,23 @@ def claims_moved_by(name: str) -> list[str]:
     if name not in AXES:
         raise ValueError(f"unknown axis {name!r}: expected one of {list(AXES)}")
     return [c for c, designs in CLAIM_READINGS.items() if any(name in d for d in designs)]
+
+
+def readings_markdown() -> str:
+    """Every axis as a Markdown list item: the choice, the paper's sentence, why it is open, its
+    readings (the default in bold) and the claims it moves. The appendix renders this, so the
+    book's account of the readings is the declaration itself.
+
+    Example:
+        >>> print(readings_markdown().splitlines()[0])  # doctest: +ELLIPSIS
+        * **shortcut**, Eq. (5) or Eq. (3). *The paper:* "Since the sigmoid function ...
+    """
+    items = []
+    for axis in AXES.values():
+        alternatives = ", ".join(f"**{a.label}** (default)" if a is axis.default else a.label
+                                 for a in axis.alternatives)
+        claims = ", ".join(f"`{c}`" for c in claims_moved_by(axis.name))
+        items.append(f"* **{axis.name}**, {axis.equation}. *The paper:* \"{axis.paper}\" "
+                     f"*Why it is open:* {axis.why_open} *Readings:* {alternatives}. "
+                     f"*Claims it moves:* {claims}.")
+    return "\n".join(items)
