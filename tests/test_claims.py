@@ -6,7 +6,8 @@ from dataclasses import asdict, replace
 import pytest
 
 from afm.lab.claims import (EXPECTED_CLAIMS, Claim, claims_table, figure_claims,
-                            headline_and_readings, load_claims, record_claim, verdict_from)
+                            headline_and_readings, load_claims, record_claim, verdict_from,
+                            with_readings)
 
 
 def make(claim_id="fig1b-shortcut-gradients", verdict="partly"):
@@ -107,3 +108,21 @@ def test_readings_round_trip_and_old_records_still_read(tmp_path, monkeypatch):
 def test_bad_reading_rows(row, match):
     with pytest.raises(ValueError, match=match):
         replace(make(), readings=[row])
+
+
+def test_with_readings_merges_per_reading_claims():
+    from afm.lab.readings import claim_readings
+
+    readings = claim_readings("fig1f-switches-close")  # default first
+    base = Claim("fig1f-switches-close", "1f", "02_sparse_coding", "s", "m", 0.0, 0.0, 3,
+                 "smoke", "not reproduced")
+    per_reading = [(r, replace(base, value=float(i), verdict="partly" if i else "not reproduced"))
+                   for i, r in enumerate(readings)]
+    merged = with_readings(per_reading[::-1])  # the default need not come first
+    assert (merged.value, merged.verdict) == (0.0, "not reproduced")
+    assert [row["value"] for row in merged.readings] == list(range(len(readings)))[::-1]
+    assert merged.readings[-1]["reading"] == readings[0]
+    with pytest.raises(ValueError, match="one claim"):
+        with_readings([(readings[0], base), (readings[1], make())])
+    with pytest.raises(ValueError, match="exactly one reading"):
+        with_readings(per_reading[1:])

@@ -15,7 +15,7 @@ import os
 import re
 import tempfile
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -194,6 +194,37 @@ def headline_and_readings(measured: Sequence[tuple[Mapping, Sequence[float], str
                          f"among {[row['reading'] for row in rows]}")
     headline = {k: defaults[0][k] for k in ("value", "spread", "n_seeds", "verdict")}
     return headline, rows
+
+
+def with_readings(by_reading: Sequence[tuple[Mapping, Claim]]) -> Claim:
+    """One claim measured under several readings → the default reading's claim, with the
+    per-reading table (each reading's ``value``, ``spread``, ``n_seeds`` and ``verdict``).
+
+    Args:
+        by_reading: ``(reading, claim)`` pairs of the same claim id, e.g. a verdict function
+            called once per reading of :func:`afm.lab.readings.claim_readings`; exactly one
+            reading is the default.
+
+    Example:
+        >>> claim = Claim("fig2a-demo", "2a", "03_neuron_importance", "s", "m", 0.75, 0.0, 1,
+        ...               "smoke", "not reproduced")
+        >>> merged = with_readings([({"shortcut": True}, claim),
+        ...                         ({"shortcut": False}, replace(claim, value=0.0, verdict="reproduced"))])
+        >>> merged.verdict, [(r["reading"], r["verdict"]) for r in merged.readings]
+        ('not reproduced', [({'shortcut': True}, 'not reproduced'), ({'shortcut': False}, 'reproduced')])
+    """
+    from afm.lab.readings import is_default
+
+    ids = {c.id for _, c in by_reading}
+    if len(ids) != 1:
+        raise ValueError(f"with_readings needs readings of one claim, got ids {sorted(ids)}")
+    defaults = [c for r, c in by_reading if is_default(r)]
+    if len(defaults) != 1:
+        raise ValueError(f"exactly one reading must be the book's default, got {len(defaults)} "
+                         f"among {[dict(r) for r, _ in by_reading]}")
+    rows = [{"reading": dict(r), "value": c.value, "spread": c.spread, "n_seeds": c.n_seeds,
+             "verdict": c.verdict} for r, c in by_reading]
+    return replace(defaults[0], readings=rows)
 
 
 def claim_summary(claim: Claim) -> dict:
