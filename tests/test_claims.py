@@ -40,7 +40,7 @@ def test_verdict_from():
     assert verdict_from(False, False) == "not reproduced"
 
 
-def with_readings():
+def claim_2a():
     from afm.lab.readings import claim_readings
 
     readings = claim_readings("fig2a-random-between")[:4]  # default, λ = 0.1, λ = 1, no shortcut
@@ -55,7 +55,7 @@ def with_readings():
 
 
 def test_headline_is_the_default_reading():
-    claim = with_readings()
+    claim = claim_2a()
     # hand-computed: mean and std (ddof=1) of [0.2, 0.3, 0.1]
     assert (claim.value, claim.spread, claim.n_seeds) == pytest.approx((0.2, 0.1, 3))
     assert claim.verdict == "not reproduced"
@@ -74,7 +74,7 @@ def test_headline_is_the_default_reading():
 
 def test_readings_round_trip_and_old_records_still_read(tmp_path, monkeypatch):
     monkeypatch.setenv("AFM_CACHE_DIR", str(tmp_path))
-    claim = with_readings()
+    claim = claim_2a()
     path = record_claim(claim)
     assert load_claims("smoke") == [claim]
     saved = json.loads(path.read_text())
