@@ -159,6 +159,18 @@ def test_apply_reading_to_a_run_spec():
     assert (kept.shortcut, kept.lam, kept.beta) == (False, 0.1, 1e-3)  # λ stays the validated one
 
     @dataclass(frozen=True)
+    class RunShaped:  # the optimiser in a nested TrainConfig, the VGG's batch norm an option
+        lateral: str = "asymmetric"
+        shortcut: bool = True
+        options: tuple = (("width", 0.125),)
+        train: TrainConfig = TrainConfig()
+
+    run = apply_reading(RunShaped(), {"lateral": "symmetric", "optimizer": "sgd", "momentum": 0.0,
+                                      "lr": 0.01, "batch_norm": False})
+    assert run.lateral == "symmetric" and run.options == (("width", 0.125), ("batch_norm", False))
+    assert (run.train.momentum, run.train.lr, run.train.epochs) == (0.0, 0.01, TrainConfig().epochs)
+
+    @dataclass(frozen=True)
     class NoMomentum:
         optimizer: str = "sgd"
         lr: float = 0.05

@@ -23,7 +23,7 @@ the core modules (:mod:`afm.layer`, :mod:`afm.losses`, ...) do not know about cl
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, fields, is_dataclass, replace
 from itertools import product
 from typing import Any
 
@@ -268,20 +268,26 @@ def label(reading: Mapping[str, Any]) -> str:
     return " · ".join(changed) or "default"
 
 
-#: Reading settings that are fields of the run spec under another name.
+#: Reading settings that are fields of a run spec under another name (where it has no field
+#: of the setting's own name).
 SPEC_FIELDS = {"lateral": "reading"}
 #: Settings that are not part of a training run: how λ is chosen, and how Eq. (2) prunes.
 NOT_TRAINING = ("lam_rule", "eq2_outside", "eq2_threshold")
+#: Settings a run spec without a field of their name keeps among its ``options`` pairs.
+OPTIONS = ("batch_norm",)
 
 
 def apply_reading(spec, reading: Mapping[str, Any]):
     """The run spec ``spec`` (a frozen dataclass) trained under ``reading``.
 
-    λ and β are set only by a fixed-λ reading (``None`` leaves the validated choice);
-    ``lam_rule`` and the Eq. (2) settings are not training settings and are left out.
+    Each setting goes to the spec's field of that name (or its :data:`SPEC_FIELDS` alias), else
+    to the field of that name of its ``train`` config (optimizer, momentum, lr), else, for
+    :data:`OPTIONS`, into its ``options`` pairs. λ and β are set only by a fixed-λ reading
+    (``None`` leaves the validated choice); ``lam_rule`` and the Eq. (2) settings are not
+    training settings and are left out.
 
     Raises:
-        ValueError: if the reading sets something the spec has no field for.
+        ValueError: if the reading sets something the spec has no place for.
 
     Example:
         >>> from afm.lab.runs import MLPRun
@@ -290,12 +296,31 @@ def apply_reading(spec, reading: Mapping[str, Any]):
         (False, 0.1, 0.0001, 'asymmetric')
     """
     names = {f.name for f in fields(spec)}
-    changes = {SPEC_FIELDS.get(k, k): v for k, v in check_reading(reading).items()
-               if k not in NOT_TRAINING and v is not None}
-    missing = sorted(set(changes) - names)
+    train = getattr(spec, "train", None)
+    train_names = {f.name for f in fields(train)} if is_dataclass(train) else set()
+    changes: dict[str, Any] = {}
+    train_changes: dict[str, Any] = {}
+    options: dict[str, Any] = {}
+    missing = []
+    for key, value in check_reading(reading).items():
+        if key in NOT_TRAINING or value is None:
+            continue
+        name = key if key in names else SPEC_FIELDS.get(key, key)
+        if name in names:
+            changes[name] = value
+        elif key in train_names:
+            train_changes[key] = value
+        elif key in OPTIONS and "options" in names:
+            options[key] = value
+        else:
+            missing.append(key)
     if missing:
         raise ValueError(f"{type(spec).__name__} has no field for the reading settings {missing}: "
                          f"add them to the run spec, or measure this claim without that reading")
+    if train_changes:
+        changes["train"] = replace(train, **train_changes)
+    if options:
+        changes["options"] = tuple({**dict(spec.options), **options}.items())
     return replace(spec, **changes)
 
 
