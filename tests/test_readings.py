@@ -7,7 +7,8 @@ import pytest
 import torch
 
 from afm import MLP, VGG9, ForgettingLayer, TrainConfig, forgetting_loss, lateral_inhibition_loss
-from afm.baselines.pruning import keep_top, keep_top_per_layer, weight_importance
+from afm.baselines.pruning import keep_top, keep_top_per_layer
+from afm.importance import weight_importance
 from afm.lab.claims import EXPECTED_CLAIMS
 from afm.lab.readings import (AXES, CLAIM_READINGS, THRESHOLDS, UNVARIED, apply_reading,
                               check_reading, claim_readings, claims_moved_by, is_default, label,

@@ -12,7 +12,7 @@ A reading is a plain dict of settings, named like the run spec's fields (``short
 ``rho``, ``lam``, ``beta``, ``optimizer``, ``momentum``, ``lr``, ``batch_norm``) or like what
 they feed: ``lateral`` is the ``reading`` of :func:`afm.lateral_inhibition_loss`,
 ``lam_rule`` how λ is chosen, ``eq2_outside`` the ``outside`` of
-:func:`afm.baselines.pruning.weight_importance` and ``eq2_threshold`` one global threshold
+:func:`afm.importance.weight_importance` and ``eq2_threshold`` one global threshold
 (:func:`~afm.baselines.pruning.keep_top`) or one per layer
 (:func:`~afm.baselines.pruning.keep_top_per_layer`).
 
