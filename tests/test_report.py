@@ -89,3 +89,20 @@ def test_heatmap_of_defaults_only_does_not_break():
     fig = fig_claims_readings(table)
     assert np.ma.masked_invalid(fig.axes[0].collections[0].get_array()).count() == 4
     plt.close(fig)
+
+
+def test_an_undeclared_reading_is_shown_but_not_counted():
+    claims = synthetic_claims()
+    rows = claims.loc[1, "readings"] + [{"reading": {"shortcut": True, "rho": 2.0}, "value": 9.0,
+                                          "spread": 0.0, "n_seeds": 1, "verdict": "reproduced"}]
+    claims.at[1, "readings"] = rows
+    claims.at[2, "readings"] = [{"reading": {"rho": 2.0}, "value": 1.0, "spread": 0.0,
+                                 "n_seeds": 1, "verdict": "reproduced"}]
+    table = readings_table(claims)
+    assert "not declared: rho=2.0" in set(table["reading"])
+    assert "not declared: shortcut=True, rho=2.0" in set(table["reading"])
+    counts = verdict_counts(table)
+    # 1e's only measured reading is undeclared: its best declared reading is its headline, partly
+    assert counts["best reading"].to_dict() == {"reproduced": 2, "partly": 1,
+                                                "not reproduced": 0, "missing": 1}
+    plt.close(fig_claims_readings(table))

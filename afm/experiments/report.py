@@ -28,6 +28,18 @@ def reading_order() -> list[str]:
     return list(labels)
 
 
+#: The label prefix of a recorded reading that :mod:`afm.lab.readings` does not declare (e.g. a
+#: record older than the declaration): shown, never counted as a pre-registered reading.
+UNDECLARED = "not declared: "
+
+
+def _label(reading: dict) -> str:
+    try:
+        return label(reading)
+    except ValueError:
+        return UNDECLARED + ", ".join(f"{k}={v}" for k, v in reading.items())
+
+
 def readings_table(claims: pd.DataFrame) -> pd.DataFrame:
     """One row per claim and reading: ``id``, ``figure``, ``reading`` (its label), ``settings``,
     ``value``, ``spread``, ``n_seeds`` and ``verdict``.
@@ -49,7 +61,7 @@ def readings_table(claims: pd.DataFrame) -> pd.DataFrame:
     order = {name: i for i, name in enumerate(reading_order())}
     rows = []
     for claim in claims.itertuples(index=False):
-        own = [{"reading": label(r["reading"]), "settings": dict(r["reading"]),
+        own = [{"reading": _label(r["reading"]), "settings": dict(r["reading"]),
                 **{k: r[k] for k in ("value", "spread", "n_seeds", "verdict")}}
                for r in (claim.readings if isinstance(claim.readings, list) else [])]
         if not any(r["reading"] == "default" for r in own):
@@ -70,7 +82,8 @@ def verdict_counts(table: pd.DataFrame) -> pd.DataFrame:
     Returns:
         Index: the verdicts (``reproduced``, ``partly``, ``not reproduced``, ``missing``);
         columns ``default reading`` and ``best reading`` (the best verdict a claim gets in any
-        pre-registered reading: its ``reproduced`` row counts the claims that hold in at least one).
+        pre-registered reading: its ``reproduced`` row counts the claims that hold in at least one;
+        a reading the declaration does not know is shown by :func:`readings_table`, not counted).
 
     Example:
         >>> t = pd.DataFrame({"id": ["a", "a", "b"], "reading": ["default", "no shortcut", "default"],
@@ -83,7 +96,8 @@ def verdict_counts(table: pd.DataFrame) -> pd.DataFrame:
     if unknown:
         raise ValueError(f"unknown verdicts {sorted(unknown)}: expected some of {CELL_VERDICTS}")
     default = table[table["reading"] == "default"].drop_duplicates("id")["verdict"]
-    best = table.assign(rank=table["verdict"].map(rank)).groupby("id", sort=False)["rank"].min()
+    declared = table[~table["reading"].str.startswith(UNDECLARED)]
+    best = declared.assign(rank=declared["verdict"].map(rank)).groupby("id", sort=False)["rank"].min()
     counts = pd.DataFrame({"default reading": default.value_counts(),
                            "best reading": best.map(dict(enumerate(CELL_VERDICTS))).value_counts()})
     return counts.reindex(list(CELL_VERDICTS)).fillna(0).astype(int)
