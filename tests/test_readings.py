@@ -13,7 +13,7 @@ from afm.lab.claims import EXPECTED_CLAIMS
 from afm.lab.readings import (AXES, CLAIM_READINGS, THRESHOLDS, UNVARIED, apply_reading,
                               check_reading, claim_readings, claims_moved_by, is_default, label,
                               readings_markdown)
-from afm.lab.runs import MLPRun
+from afm.lab.runs import Run
 from afm.regularisers import Forgetting
 from afm.train import make_optimizer
 
@@ -154,9 +154,9 @@ def test_bad_readings_are_refused():
 def test_apply_reading_to_a_run_spec():
     reading = {"shortcut": False, "lateral": "symmetric", "lam_rule": "fixed", "lam": 1.0,
                "beta": 1e-4, "rho": 4.0}
-    spec = apply_reading(MLPRun(lam=0.1, beta=1e-3), reading)
-    assert (spec.shortcut, spec.reading, spec.lam, spec.beta, spec.rho) == (False, "symmetric", 1.0, 1e-4, 4.0)
-    kept = apply_reading(MLPRun(lam=0.1, beta=1e-3), claim_readings("fig2a-random-between")[3])
+    spec = apply_reading(Run(lam=0.1, beta=1e-3), reading)
+    assert (spec.shortcut, spec.lateral, spec.lam, spec.beta, spec.rho) == (False, "symmetric", 1.0, 1e-4, 4.0)
+    kept = apply_reading(Run(lam=0.1, beta=1e-3), claim_readings("fig2a-random-between")[3])
     assert (kept.shortcut, kept.lam, kept.beta) == (False, 0.1, 1e-3)  # λ stays the validated one
 
     @dataclass(frozen=True)
@@ -170,6 +170,12 @@ def test_apply_reading_to_a_run_spec():
                                       "lr": 0.01, "batch_norm": False})
     assert run.lateral == "symmetric" and run.options == (("width", 0.125), ("batch_norm", False))
     assert (run.train.momentum, run.train.lr, run.train.epochs) == (0.0, 0.01, TrainConfig().epochs)
+
+    vgg = apply_reading(Run(arch="vgg9", options=(("width", 1 / 16),)), {"batch_norm": False,
+                        "optimizer": "sgd", "momentum": 0.0, "lr": 0.01})
+    assert vgg.option("batch_norm") is False and vgg.train.momentum == 0.0 and vgg.train.lr == 0.01
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in vgg.build().modules())
+    assert any(isinstance(m, torch.nn.BatchNorm2d) for m in Run(arch="vgg9", options=(("width", 1 / 16),)).build().modules())
 
     @dataclass(frozen=True)
     class NoMomentum:

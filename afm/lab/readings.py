@@ -268,9 +268,6 @@ def label(reading: Mapping[str, Any]) -> str:
     return " · ".join(changed) or "default"
 
 
-#: Reading settings that are fields of a run spec under another name (where it has no field
-#: of the setting's own name).
-SPEC_FIELDS = {"lateral": "reading"}
 #: Settings that are not part of a training run: how λ is chosen, and how Eq. (2) prunes.
 NOT_TRAINING = ("lam_rule", "eq2_outside", "eq2_threshold")
 #: Settings a run spec without a field of their name keeps among its ``options`` pairs.
@@ -280,8 +277,8 @@ OPTIONS = ("batch_norm",)
 def apply_reading(spec, reading: Mapping[str, Any]):
     """The run spec ``spec`` (a frozen dataclass) trained under ``reading``.
 
-    Each setting goes to the spec's field of that name (or its :data:`SPEC_FIELDS` alias), else
-    to the field of that name of its ``train`` config (optimizer, momentum, lr), else, for
+    Each setting goes to the spec's field of that name, else to the field of that name of its
+    ``train`` config (optimizer, momentum, lr), else, for
     :data:`OPTIONS`, into its ``options`` pairs. λ and β are set only by a fixed-λ reading
     (``None`` leaves the validated choice); ``lam_rule`` and the Eq. (2) settings are not
     training settings and are left out.
@@ -290,10 +287,12 @@ def apply_reading(spec, reading: Mapping[str, Any]):
         ValueError: if the reading sets something the spec has no place for.
 
     Example:
-        >>> from afm.lab.runs import MLPRun
-        >>> spec = apply_reading(MLPRun(lam=1.0, beta=1e-3), claim_readings("fig2a-random-between")[4])
-        >>> spec.shortcut, spec.lam, spec.beta, spec.reading
+        >>> from afm.lab.runs import Run
+        >>> run = apply_reading(Run(lam=1.0, beta=1e-3), claim_readings("fig2a-random-between")[4])
+        >>> run.shortcut, run.lam, run.beta, run.lateral
         (False, 0.1, 0.0001, 'asymmetric')
+        >>> apply_reading(Run(), {"optimizer": "sgd", "momentum": 0.0, "lr": 0.01}).train.momentum
+        0.0
     """
     names = {f.name for f in fields(spec)}
     train = getattr(spec, "train", None)
@@ -305,9 +304,8 @@ def apply_reading(spec, reading: Mapping[str, Any]):
     for key, value in check_reading(reading).items():
         if key in NOT_TRAINING or value is None:
             continue
-        name = key if key in names else SPEC_FIELDS.get(key, key)
-        if name in names:
-            changes[name] = value
+        if key in names:
+            changes[key] = value
         elif key in train_names:
             train_changes[key] = value
         elif key in OPTIONS and "options" in names:
