@@ -5,6 +5,8 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import numpy as np
 
+from afm.plotting.style import mean_and_std
+
 #: The paper's Fig. 5c colours: yellow with forgetting layers, blue without.
 PLAIN, FORGETTING = "#4C72B0", "#E1A829"
 STYLE = {  # method: (label, colour, line style)
@@ -54,9 +56,7 @@ PAPER_METHODS = ("joint", "sgd", "ewc", "ewc_f")
 
 def _band(ax, x, values, method):
     label, color, ls = STYLE.get(method, (method, None, "-"))
-    values = 100 * np.asarray(values, dtype=float)
-    mean = values.mean(0)
-    std = values.std(0, ddof=1) if values.shape[0] > 1 else np.zeros_like(mean)
+    mean, std = mean_and_std(100 * np.asarray(values, dtype=float))
     marker = None if method == "joint" else "o"
     main = method in PAPER_METHODS
     ax.plot(x, mean, ls, color=color, label=label, marker=marker, markersize=3 if main else 2,
@@ -110,7 +110,6 @@ def fig_5c(results_by_seed: dict, methods=("mas", "ewc", "anpyc")):
 
     runs = [results_by_seed[s] for s in sorted(results_by_seed)]
     bins = np.asarray(runs[0]["bins"])
-    centers, width = (bins[:-1] + bins[1:]) / 2, np.diff(bins)
     fig, axes = plt.subplots(1, len(methods), figsize=(4.2 * len(methods), 3.8), sharey=True,
                              constrained_layout=True, squeeze=False)
     for ax, method in zip(axes[0], methods):
