@@ -10,9 +10,8 @@ import numpy as np
 
 from afm.plotting.style import BALANCE_COLORS as METHOD_COLORS
 from afm.plotting.style import BALANCE_LABELS, band, mean_and_std
+from afm.plotting.style import FEATURE_SPACES as SPACE_TITLES
 
-SPACE_TITLES = {"pixels": "raw pixels", "sgd": "plain network (sgd)",
-                "lateral_inhibition": "forgetting layer (lateral_inhibition)"}
 
 
 def fig_4a_scatter(per_seed: dict[int, dict]):

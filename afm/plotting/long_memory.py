@@ -5,22 +5,12 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import numpy as np
 
+from afm.plotting.style import LONG_MEMORY_METHODS as STYLE
+from afm.plotting.style import LONG_MEMORY_TITLES as TITLES
+from afm.plotting.style import PLAIN_NETWORK as PLAIN
+from afm.plotting.style import FORGETTING_NETWORK as FORGETTING
 from afm.plotting.style import mean_and_std
 
-#: The paper's Fig. 5c colours: yellow with forgetting layers, blue without.
-PLAIN, FORGETTING = "#4C72B0", "#E1A829"
-STYLE = {  # method: (label, colour, line style)
-    "joint": ("joint (upper bound)", "0.1", "--"),
-    "sgd": ("sgd (fine-tuning)", "0.55", "-"),
-    "ewc": ("ewc", "#4C72B0", "-"),
-    "ewc_f": ("ewc_f", "#C44E52", "-"),
-    "mas": ("mas", "#55A868", "-"),
-    "mas_f": ("mas_f", "#55A868", ":"),
-    "si": ("si", "#8172B2", "-"),
-    "anpyc": ("anpyc", "#937860", "-"),
-    "anpyc_f": ("anpyc_f", "#937860", ":"),
-}
-TITLES = {"mas": "MAS", "ewc": "EWC", "anpyc": "ANPyC"}
 
 
 def fig_5a_permutations(results_by_seed: dict):

@@ -9,11 +9,9 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import numpy as np
 
+from afm.plotting.style import ABLATION_ORDERS as ORDER_STYLE
 from afm.plotting.style import VARIANT_COLORS, band, mean_and_std
 
-ORDER_STYLE = {"positive": dict(color="#55A868", label="positive order (least important first)"),
-               "inverse": dict(color="black", label="inverse order (most important first)"),
-               "random": dict(color="#C44E52", label="random (mean ± std)")}
 
 
 def _curves(results_by_seed: dict, key: str, order: str) -> np.ndarray:
