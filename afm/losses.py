@@ -55,7 +55,7 @@ def _check_switches(l: int, s: torch.Tensor) -> None:
     if s.shape[1] == 0:
         raise ValueError(f"gate {l}: zero-width layer (N = 0): a forgetting layer needs at "
                          f"least one neuron")
-    low, high = (float(v) for v in torch.aminmax(s.detach()))
+    low, high = torch.stack(torch.aminmax(s.detach())).tolist()  # one sync
     if math.isnan(low) or math.isnan(high):
         raise FloatingPointError(f"gate {l}: σ contains NaN: the forward pass produced "
                                  f"non-finite switches (check the inputs; in training, lower "
