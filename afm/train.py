@@ -178,6 +178,9 @@ def evaluate(model: nn.Module, data, batch_size: int = 1000) -> float:
     Returns:
         The fraction of samples whose arg-max logit is the label, a float in [0, 1].
 
+    Raises:
+        ValueError: for empty data (no accuracy to report, rather than 0.0) or non-finite inputs.
+
     Example:
         >>> from afm import MLP, accuracy
         >>> _ = torch.manual_seed(0)
@@ -233,6 +236,10 @@ def train(model: nn.Module, data, config: TrainConfig = TrainConfig(),
         states ``(N,)`` per forgetting layer in ``gates``.
 
     Raises:
+        ValueError: when ``data`` or ``eval_data`` is empty or its inputs hold NaN or ±inf
+            (checked before the first step: the data, not the learning rate, are at fault).
+        TypeError: for data that is not a ``TensorDataset``/pair of tensors, float inputs and
+            int64 labels (a NumPy array is named, with the fix).
         FloatingPointError: when the loss becomes NaN or infinite, naming the step.
 
     Example:

@@ -46,7 +46,8 @@ from afm.data.sources import (
     _ENV_KEYS, _TORCHVISION_CLASSES, CIFAR10_CLASSES, CIFAR10_JPEG_SHA256, CIFAR10_STANDIN_NOTE,
     DATASET_NAMES, DEBIAN_FASHION_DIR, FASHION_MNIST_CLASSES, CorruptDataError,
     DataNotFoundError, _canonical, _find_source, _present, _required_files, _Source, _sources,
-    _torchvision_root, _verify_gz, _verify_zip, data_sources, derived_intact, write_derived,
+    _torchvision_root, _verify_gz, _verify_zip, data_sources, derived_intact, load_npy,
+    write_derived,
 )
 from afm.lab.paths import cache_dir
 
@@ -157,8 +158,7 @@ def _load_cifar_jpeg(source: _Source, train: bool) -> tuple[torch.Tensor, torch.
         images, labels = _decode_jpeg_zip(zip_path, split)
         write_derived(images_npy, lambda f: np.save(f, images, allow_pickle=False))
         write_derived(labels_npy, lambda f: np.save(f, labels, allow_pickle=False))
-    return (torch.from_numpy(np.load(images_npy, allow_pickle=False)),
-            torch.from_numpy(np.load(labels_npy, allow_pickle=False)))
+    return torch.from_numpy(load_npy(images_npy)), torch.from_numpy(load_npy(labels_npy))
 
 
 def _load_cifar_python(source: _Source, train: bool) -> tuple[torch.Tensor, torch.Tensor]:

@@ -329,7 +329,20 @@ def derived_intact(path: Path) -> bool:
     recorded = record.read_text().split()[0] if record.is_file() and record.stat().st_size else ""
     if recorded and _file_digest(path, "sha256") == recorded:
         return True
-    why = "has no recorded SHA-256" if not recorded else "does not match its recorded SHA-256"
-    warnings.warn(f"{path} {why} (edited or truncated): rebuilding it from the verified "
-                  f"source", RuntimeWarning, stacklevel=3)
+    why = ("has no recorded SHA-256 (written by another tool or an older afm)" if not recorded
+           else "does not match its recorded SHA-256 (edited or truncated)")
+    warnings.warn(f"{path} {why}: rebuilding it from the verified source", RuntimeWarning,
+                  stacklevel=3)
     return False
+
+
+def load_npy(path: Path):
+    """A derived ``.npy`` array, never unpickled: one holding Python objects is refused."""
+    import numpy as np
+
+    try:
+        return np.load(path, allow_pickle=False)
+    except ValueError as err:
+        raise CorruptDataError(f"{path} holds Python objects, not an array, and was not loaded "
+                               f"(nothing in it ran). To fix: delete it and its .sha256 record, "
+                               f"then load again to rebuild it ({err})") from err
