@@ -50,10 +50,11 @@ def test_anything_else_is_an_error_naming_the_variable(monkeypatch, text, name, 
 
 def test_the_data_loader_reads_afm_offline_strictly(monkeypatch):
     from afm import data
+    import afm.data.sources
 
     monkeypatch.setenv("AFM_OFFLINE", "maybe")  # used to mean "online"
     with pytest.raises(ValueError, match="AFM_OFFLINE='maybe'"):
-        data._offline()
+        data.sources._offline()
 
 
 def test_afm_progress_off_silences_training_and_sweep_bars(monkeypatch, capsys):
