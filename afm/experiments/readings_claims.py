@@ -1,0 +1,102 @@
+"""The claims of Fig. 1c, 1f and 2d under every reading declared for them (:mod:`afm.lab.readings`).
+
+For each figure: the figure's network trained under each reading (:func:`~afm.lab.readings.apply_reading`
+on the figure's own :class:`~afm.lab.runs.Run`, λ and β chosen on validation over the chapter's grid
+unless the reading fixes them), the figure's measurement taken on it (cached, keyed by the reading),
+and each claim judged under each reading by the chapter's own criterion, written once here beside
+the chapter's wording. Fig. 2a's claims are in :mod:`afm.experiments.readings`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from itertools import product
+from typing import Any
+
+import numpy as np
+
+from afm.experiments import forgetting_layer, sparse_coding
+from afm.lab.cache import cached
+from afm.lab.claims import Claim, verdict_from, with_readings
+from afm.lab.profiles import check_profile
+from afm.lab.readings import apply_reading, check_reading, claim_readings, is_default, label
+from afm.lab.runs import Run, choose, fit, spread, trained
+
+
+def readings_of(claim_ids: Sequence[str]) -> list[dict]:
+    """Every reading of ``claim_ids``, one per distinct :func:`~afm.lab.readings.label`, default first."""
+    out: dict[str, dict] = {}
+    for claim_id in claim_ids:
+        for reading in claim_readings(claim_id):
+            out.setdefault(label(reading), reading)
+    return list(out.values())
+
+
+def chosen_lam_beta(reading: dict, candidates: Sequence[Run]) -> tuple[float, float]:
+    """(λ, β) under ``reading``: the fixed ones, or the best on validation among ``candidates``
+    (the chapter's grid) trained under the reading."""
+    if reading.get("lam_rule") == "fixed":
+        return reading["lam"], reading["beta"]
+    best, _ = choose([apply_reading(c, reading) for c in candidates])
+    return best.lam, best.beta
+
+
+def measured_under(kind: str, profile: str, seed: int, reading: dict, measure: Callable[[], Any]):
+    """``measure()`` cached as ``kind``, keyed by profile, seed and reading."""
+    check_profile(profile)
+    key = {"profile": profile, "seed": int(seed), "reading": sorted(check_reading(reading).items())}
+    return cached(kind, key, measure)
+
+
+def judged(claim_ids: Sequence[str], by_reading: dict[str, dict], profile: str,
+           judge: Callable[[str, dict, str], Claim]) -> list[Claim]:
+    """Each claim judged under each of its readings: ``by_reading`` maps a reading's label to
+    ``{seed: measurement}``; ``judge(claim_id, by_seed, profile)`` is the chapter's criterion."""
+    return [with_readings([(r, judge(claim_id, by_reading[label(r)], profile))
+                           for r in claim_readings(claim_id)]) for claim_id in claim_ids]
+
+
+# --- Fig. 1c: lateral inhibition ------------------------------------------------------------
+
+FIG1C_CLAIMS = ("fig1c-lateral-inhibition",)
+
+
+def fig1c_under(profile: str, seed: int, reading: dict) -> dict:
+    """Fig. 1c for one seed under ``reading``: chapter 1's network trained under it, and
+    :func:`~afm.experiments.forgetting_layer.lateral_of` with the reading's Eq. (8) (the
+    inhibition the network was trained with). Cached."""
+    def measure() -> dict:
+        s = forgetting_layer.settings(profile)
+        base = forgetting_layer.base_spec(profile)
+        lam, beta = chosen_lam_beta(reading, [replace(base, lam=lam, beta=beta)
+                                              for lam, beta in product(s["lams"], s["betas"])])
+        spec = apply_reading(replace(base, lam=lam, beta=beta, seed=int(seed)), reading)
+        return {**forgetting_layer.lateral_of(trained(spec), 0, spec.lateral),
+                "lam": lam, "beta": beta}
+    return measured_under("fig1c_reading", profile, seed, reading, measure)
+
+
+def fig1c_claim(claim_id: str, by_seed: dict, profile: str) -> Claim:
+    """Chapter 1's criterion, verbatim (book/01_forgetting_layer.md, claim cell of Fig. 1c):
+    exerted correlation positive and received correlation negative, in every seed."""
+    rho_ex = np.array([r["spearman_exerted"] for r in by_seed.values()])
+    rho_re = np.array([r["spearman_received"] for r in by_seed.values()])
+    holds = (rho_ex > 0) & (rho_re < 0)
+    mean, std = spread(rho_ex)
+    return Claim(id=claim_id, figure="1c", chapter="01_forgetting_layer",
+                 statement="An essential neuron is inhibited less and inhibits others more",
+                 measured="Spearman(Ω, inhibition exerted); Spearman(Ω, inhibition received) in details",
+                 value=mean, spread=std, n_seeds=len(rho_ex), profile=profile,
+                 verdict=verdict_from(bool(holds.all()), bool(holds.any())),
+                 section="book/01_forgetting_layer.html#ch1-lateral",
+                 details={"spearman_received": rho_re.tolist()})
+
+
+def fig1c_claims(results_by_seed: dict, profile: str) -> list[Claim]:
+    """Fig. 1c's claim: the default reading from the figure's ``results_by_seed``, every other
+    reading from the same seeds trained under it."""
+    by_reading = {label(r): (results_by_seed if is_default(r) else
+                             {seed: fig1c_under(profile, seed, r) for seed in results_by_seed})
+                  for r in readings_of(FIG1C_CLAIMS)}
+    return judged(FIG1C_CLAIMS, by_reading, profile, fig1c_claim)

@@ -1,0 +1,58 @@
+"""Fig. 1c, 1f and 2d's claims under every reading: each reading judged by the chapter's
+criterion on its own measurements, the headline the default's (synthetic measurements, no training)."""
+
+import numpy as np
+import pytest
+import torch
+
+from afm.experiments import forgetting_layer
+from afm.experiments import readings_claims as rc
+from afm.lab.readings import claim_readings, is_default
+
+
+def check_table(claim, n_seeds, verdict_of):
+    """The per-reading table has every reading of the claim, the shortcut both ways, each row's
+    verdict as ``verdict_of(reading)`` says, and the headline is the default row."""
+    assert [r["reading"] for r in claim.readings] == claim_readings(claim.id)
+    assert {r["reading"]["shortcut"] for r in claim.readings} == {True, False}
+    for row in claim.readings:
+        assert row["verdict"] == verdict_of(row["reading"]) and row["n_seeds"] == n_seeds
+    default = next(r for r in claim.readings if is_default(r["reading"]))
+    assert (default["value"], default["verdict"]) == (claim.value, claim.verdict)
+
+
+def lateral(ex, re):
+    return {"spearman_exerted": ex, "spearman_received": re}
+
+
+def test_fig1c_claims_per_reading(monkeypatch):
+    asked = []
+
+    def under(profile, seed, reading):
+        asked.append(seed)
+        if reading["shortcut"] is False:
+            return lateral(0.4, -0.3)                       # holds
+        if reading.get("lateral") == "symmetric":
+            return lateral(0.4, -0.1) if seed == 0 else lateral(0.4, 0.2)  # holds in one seed
+        return lateral(-0.2, 0.1)                           # fails
+
+    monkeypatch.setattr(rc, "fig1c_under", under)
+    default = {0: lateral(-0.2, 0.1), 1: lateral(-0.4, 0.1)}
+    (claim,) = rc.fig1c_claims(default, "smoke")
+    assert len(asked) == 2 * (len(rc.readings_of(rc.FIG1C_CLAIMS)) - 1)
+    check_table(claim, 2, lambda r: "reproduced" if r["shortcut"] is False else
+                "partly" if r["lateral"] == "symmetric" else "not reproduced")
+    assert claim.value == pytest.approx(-0.3) and claim.verdict == "not reproduced"
+
+
+def test_inhibition_matrix_by_hand():
+    h = torch.tensor([[1.0, 2.0], [3.0, 0.0]], dtype=torch.float64)
+    s = torch.tensor([[0.5, 0.25], [1.0, 0.5]], dtype=torch.float64)
+    # M_01 = E[h_0 h_1 (1 - s_0) s_1] = (1*2*0.5*0.25 + 0) / 2; symmetric: E[h_0 h_1 (1 - s_0 s_1)]
+    asym = forgetting_layer.inhibition_matrix(h, s, "asymmetric")
+    sym = forgetting_layer.inhibition_matrix(h, s, "symmetric")
+    assert asym[0, 1] == pytest.approx(0.125) and asym[1, 0] == pytest.approx(2 * 0.75 * 0.5 / 2)
+    assert sym[0, 1] == sym[1, 0] == pytest.approx(2 * (1 - 0.125) / 2)
+    assert np.all(np.diag(asym.numpy()) == 0) and np.all(np.diag(sym.numpy()) == 0)
+    with pytest.raises(ValueError, match="asymmetric"):
+        forgetting_layer.inhibition_matrix(h, s, "both")
