@@ -56,3 +56,24 @@ def test_inhibition_matrix_by_hand():
     assert np.all(np.diag(asym.numpy()) == 0) and np.all(np.diag(sym.numpy()) == 0)
     with pytest.raises(ValueError, match="asymmetric"):
         forgetting_layer.inhibition_matrix(h, s, "both")
+
+
+def switches(start, closed):
+    return {"start_mean": start, "closed_share": closed}
+
+
+def test_fig1f_claims_per_reading(monkeypatch):
+    def under(profile, seed, reading):
+        if reading["shortcut"] is False:
+            return switches(0.5, 0.8)                        # holds
+        if reading.get("rho") == 4.0:
+            return switches(0.6, 0.8)                        # starts too far from 1/2
+        return switches(0.5, 0.2)                            # most stay open
+
+    monkeypatch.setattr(rc, "fig1f_under", under)
+    monkeypatch.setattr(rc.sparse_coding, "seeds", lambda profile: [0, 1, 2])
+    (claim,) = rc.fig1f_claims({}, "smoke")
+    check_table(claim, 3, lambda r: "reproduced" if r["shortcut"] is False else "not reproduced")
+    assert claim.value == pytest.approx(0.2)
+    rho4 = next(r for r in claim.readings if r["reading"]["rho"] == 4.0)
+    assert rho4["value"] == pytest.approx(0.8) and rho4["verdict"] == "not reproduced"

@@ -100,3 +100,51 @@ def fig1c_claims(results_by_seed: dict, profile: str) -> list[Claim]:
                              {seed: fig1c_under(profile, seed, r) for seed in results_by_seed})
                   for r in readings_of(FIG1C_CLAIMS)}
     return judged(FIG1C_CLAIMS, by_reading, profile, fig1c_claim)
+
+
+# --- Fig. 1f: the switches over training ------------------------------------------------------
+
+FIG1F_CLAIMS = ("fig1f-switches-close",)
+
+
+def fig1f_under(profile: str, seed: int, reading: dict) -> dict:
+    """Fig. 1f's numbers for one seed under ``reading``: chapter 2's complete layer (ERS + IRS)
+    trained under it, and :func:`~afm.experiments.sparse_coding.switch_summary` of its switches
+    before and after each epoch (as the chapter measures them). Cached."""
+    def measure() -> dict:
+        s = forgetting_layer.settings(profile)
+        base = forgetting_layer.base_spec(profile)
+        lam, beta = chosen_lam_beta(reading, [replace(base, lam=lam, beta=beta)
+                                              for lam, beta in product(s["lams"], s["betas"])])
+        spec = apply_reading(sparse_coding.variant_spec(profile, "ERS + IRS", int(seed), lam, beta),
+                             reading)
+        gates = sparse_coding._gate_history(fit(spec)["history"]["gates"])
+        return {**sparse_coding.switch_summary(gates), "lam": lam, "beta": beta}
+    return measured_under("fig1f_reading", profile, seed, reading, measure)
+
+
+def fig1f_claim(claim_id: str, by_seed: dict, profile: str) -> Claim:
+    """Chapter 2's criterion, verbatim (book/02_sparse_coding.md, claim cell of Fig. 1f): the
+    mean switch starts within 0.05 of 1/2 and more than half the switches end closed, every seed."""
+    start = np.array([r["start_mean"] for r in by_seed.values()])
+    closed = np.array([r["closed_share"] for r in by_seed.values()])
+    holds = (np.abs(start - 0.5) < 0.05) & (closed > 0.5)
+    mean, std = spread(closed)
+    return Claim(id=claim_id, figure="1f", chapter="02_sparse_coding",
+                 statement="The switches start half open and most of them close by the end of training",
+                 measured="share of switches with σ < 0.1 at the end of training (complete layer, both "
+                          "hidden layers); start mean σ in details",
+                 value=mean, spread=std, n_seeds=len(closed), profile=profile,
+                 verdict=verdict_from(bool(holds.all()), bool(holds.any())),
+                 section="book/02_sparse_coding.html#ch2-switches",
+                 details={"start_mean": start.tolist(), "closed_share": closed.tolist()})
+
+
+def fig1f_claims(results_by_seed: dict, profile: str) -> list[Claim]:
+    """Fig. 1f's claim under each reading, over chapter 2's seeds (the claim is judged on the
+    networks of Fig. 1e, not on the traced seeds the figure draws, so ``results_by_seed`` is not
+    read; the default reading trains the chapter's own run, which the cache shares)."""
+    seeds = sparse_coding.seeds(profile)
+    by_reading = {label(r): {seed: fig1f_under(profile, seed, r) for seed in seeds}
+                  for r in readings_of(FIG1F_CLAIMS)}
+    return judged(FIG1F_CLAIMS, by_reading, profile, fig1f_claim)
