@@ -77,3 +77,40 @@ def test_fig1f_claims_per_reading(monkeypatch):
     assert claim.value == pytest.approx(0.2)
     rho4 = next(r for r in claim.readings if r["reading"]["rho"] == 4.0)
     assert rho4["value"] == pytest.approx(0.8) and rho4["verdict"] == "not reproduced"
+
+
+def dist(ers, full, plain_ks=0.05, layers=("h0", "h1")):
+    """A Fig. 2d result: ``ers``/``full`` are (bimodality, low, high, polarisation) of every layer."""
+    keys = ("bimodality", "low", "high", "polarisation")
+    stats = {v: {l: dict(zip(keys, vals)) for l in layers} for v, vals in (("ERS", ers), ("ERS + IRS", full))}
+    stats["plain"] = {l: {"ks_uniform": plain_ks} for l in layers}
+    return {"variants": {v: {"stats": s} for v, s in stats.items()}}
+
+
+#: Bimodal in both variants, IRS more polarised (b > 5/9, ends >= 5 % each, > 50 % together).
+POLAR = dist((0.8, 0.4, 0.3, 0.6), (0.9, 0.45, 0.35, 0.7))
+#: Unimodal (everything in the middle), and IRS less polarised than ERS.
+FLAT = dist((0.4, 0.0, 0.0, 0.3), (0.4, 0.0, 0.0, 0.2), plain_ks=0.3)
+
+
+def test_fig2d_claims_per_reading(monkeypatch):
+    monkeypatch.setattr(rc, "fig2d_under",
+                        lambda profile, seed, reading: POLAR if reading["shortcut"] is False else FLAT)
+    bimodal, polar, plain = rc.fig2d_claims({0: FLAT, 1: FLAT}, "smoke")
+    assert (bimodal.id, polar.id) == rc.FIG2D_CLAIMS
+    for claim in (bimodal, polar):
+        check_table(claim, 2, lambda r: "reproduced" if r["shortcut"] is False else "not reproduced")
+    assert bimodal.value == pytest.approx(0.4) and polar.value == pytest.approx(-0.1)
+    no_shortcut = next(r for r in polar.readings if r["reading"]["shortcut"] is False)
+    assert no_shortcut["value"] == pytest.approx(0.1)
+    # the plain network's claim: no reading bears on it, judged on the figure's own results
+    assert plain.id == rc.FIG2D_UNVARIED and plain.readings == [] and plain.verdict == "not reproduced"
+    assert rc.plain_near_uniform({0: POLAR}, "smoke").verdict == "reproduced"
+
+
+def test_fig2d_bimodal_needs_both_ends():
+    one_end = dist((0.8, 0.9, 0.0, 0.8), (0.8, 0.9, 0.0, 0.9))  # b high, but all near 0
+    assert rc.fig2d_claim("fig2d-importance-bimodal", {0: one_end}, "smoke").verdict == "not reproduced"
+    assert rc.fig2d_claim("fig2d-importance-bimodal", {0: POLAR, 1: one_end}, "smoke").verdict == "partly"
+    with pytest.raises(ValueError, match="varied claim"):
+        rc.fig2d_claim("fig2d-plain-near-uniform", {0: POLAR}, "smoke")

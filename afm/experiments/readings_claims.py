@@ -148,3 +148,106 @@ def fig1f_claims(results_by_seed: dict, profile: str) -> list[Claim]:
     by_reading = {label(r): {seed: fig1f_under(profile, seed, r) for seed in seeds}
                   for r in readings_of(FIG1F_CLAIMS)}
     return judged(FIG1F_CLAIMS, by_reading, profile, fig1f_claim)
+
+
+# --- Fig. 2d: the distribution of importance --------------------------------------------------
+
+FIG2D_CLAIMS = ("fig2d-importance-bimodal", "fig2d-irs-polarises")
+#: The claim of Fig. 2d on which no reading bears (:data:`afm.lab.readings.UNVARIED`).
+FIG2D_UNVARIED = "fig2d-plain-near-uniform"
+#: The networks with forgetting layers the varied claims of Fig. 2d compare.
+FIG2D_VARIANTS = ("ERS", "ERS + IRS")
+
+
+def fig2d_under(profile: str, seed: int, reading: dict) -> dict:
+    """Fig. 2d for one seed under ``reading``: chapter 2's ERS and ERS + IRS networks trained
+    under it (the ERS network keeps β = 0 whatever the reading fixes), and
+    :func:`~afm.experiments.neuron_importance.distribution_of` each. Cached."""
+    from afm.experiments import neuron_importance
+
+    def measure() -> dict:
+        s = forgetting_layer.settings(profile)
+        base = forgetting_layer.base_spec(profile)
+        lam, beta = chosen_lam_beta(reading, [replace(base, lam=lam, beta=beta)
+                                              for lam, beta in product(s["lams"], s["betas"])])
+        specs = {v: apply_reading(sparse_coding.variant_spec(profile, v, int(seed), lam, beta), reading)
+                 for v in FIG2D_VARIANTS}
+        specs["ERS"] = replace(specs["ERS"], beta=0.0)
+        return {"lam": lam, "beta": beta, "seed": int(seed),
+                "variants": {v: neuron_importance.distribution_of(spec) for v, spec in specs.items()}}
+    return measured_under("fig2d_reading", profile, seed, reading, measure)
+
+
+def _stat(r: dict, variant: str, layer: str, key: str) -> float:
+    return r["variants"][variant]["stats"][layer][key]
+
+
+def fig2d_claim(claim_id: str, by_seed: dict, profile: str) -> Claim:
+    """Chapter 3's criteria, verbatim (book/03_neuron_importance.md, claim cell of Fig. 2d).
+
+    Bimodal: in every hidden layer of both ERS and ERS + IRS, Sarle's b above the uniform
+    distribution's 5/9, at least 5 % within 0.1 of each end and more than 50 % at the ends
+    together. IRS polarises: polarisation of ERS + IRS above that of ERS in every layer.
+    Both in every seed for "reproduced"."""
+    from afm.analysis.stats import UNIFORM_BIMODALITY
+
+    dres = list(by_seed.values())
+    layers = list(dres[0]["variants"]["ERS + IRS"]["stats"])
+    common = dict(figure="2d", chapter="03_neuron_importance", n_seeds=len(dres), profile=profile,
+                  section="book/03_neuron_importance.html#ch3-distributions")
+    if claim_id == "fig2d-importance-bimodal":
+        def bimodal(r, v, l):
+            low, high = _stat(r, v, l, "low"), _stat(r, v, l, "high")
+            return (_stat(r, v, l, "bimodality") > UNIFORM_BIMODALITY and min(low, high) >= 0.05
+                    and low + high > 0.5)
+        holds = np.array([all(bimodal(r, v, l) for v in FIG2D_VARIANTS for l in layers) for r in dres])
+        b_full = np.array([np.mean([_stat(r, "ERS + IRS", l, "bimodality") for l in layers])
+                           for r in dres])
+        mean, std = spread(b_full)
+        return Claim(id=claim_id, statement="With the forgetting layer, neuron importance is bimodal, "
+                                            "most values near both ends",
+                     measured="Sarle's bimodality coefficient of Ω (ERS + IRS), mean over hidden layers; "
+                              "criterion also needs >= 5 % within 0.1 of each end and > 50 % at the "
+                              "ends together, both variants",
+                     value=mean, spread=std, verdict=verdict_from(bool(holds.all()), bool(holds.any())),
+                     **common)
+    if claim_id == "fig2d-irs-polarises":
+        pol = np.array([[_stat(r, "ERS + IRS", l, "polarisation") - _stat(r, "ERS", l, "polarisation")
+                         for l in layers] for r in dres])
+        holds = np.all(pol > 0, axis=1)
+        return Claim(id=claim_id, statement="Lateral inhibition (IRS) further polarises the "
+                                            "distribution of importance",
+                     measured="polarisation 2·E|Ω - 1/2|, ERS + IRS minus ERS, mean over hidden layers",
+                     value=float(pol.mean()), spread=spread(pol.mean(1))[1],
+                     verdict=verdict_from(bool(holds.all()), bool(holds.any())),
+                     details={"polarisation_difference_per_layer": pol.tolist(), "layers": layers},
+                     **common)
+    raise ValueError(f"not a varied claim of Fig. 2d: {claim_id!r}; expected one of {FIG2D_CLAIMS}")
+
+
+def plain_near_uniform(by_seed: dict, profile: str) -> Claim:
+    """Chapter 3's criterion, verbatim: the plain network's importance within Kolmogorov-Smirnov
+    distance 0.1 of U(0, 1) in every layer. No reading bears on it (its readings list is empty)."""
+    dres = list(by_seed.values())
+    layers = list(dres[0]["variants"]["plain"]["stats"])
+    ks = np.array([[_stat(r, "plain", l, "ks_uniform") for l in layers] for r in dres])
+    holds = np.all(ks <= 0.1, axis=1)
+    return Claim(id=FIG2D_UNVARIED, figure="2d", chapter="03_neuron_importance",
+                 statement="The plain network's importance is distributed near uniformly",
+                 measured="Kolmogorov-Smirnov distance of the plain network's importance (mean "
+                          "activation / layer max) from U(0, 1), mean over hidden layers (near "
+                          "uniform: <= 0.1 in every layer)",
+                 value=float(ks.mean()), spread=spread(ks.mean(1))[1], n_seeds=len(dres),
+                 profile=profile, verdict=verdict_from(bool(holds.all()), bool(holds.any())),
+                 section="book/03_neuron_importance.html#ch3-distributions",
+                 details={"ks_per_layer": ks.tolist(), "layers": layers})
+
+
+def fig2d_claims(results_by_seed: dict, profile: str) -> list[Claim]:
+    """Fig. 2d's claims: the varied ones under each reading (the default from the figure's
+    ``results_by_seed``), then the plain network's, judged once."""
+    by_reading = {label(r): (results_by_seed if is_default(r) else
+                             {seed: fig2d_under(profile, seed, r) for seed in results_by_seed})
+                  for r in readings_of(FIG2D_CLAIMS)}
+    return [*judged(FIG2D_CLAIMS, by_reading, profile, fig2d_claim),
+            plain_near_uniform(results_by_seed, profile)]

@@ -137,7 +137,8 @@ def to_jsonable(obj: Any) -> Any:
 #: Figures whose claims ``afm run`` judges itself, under every reading declared for them:
 #: ``claims(results_by_seed, profile) -> [Claim]``.
 CLAIMS = {"2a": readings_experiments.fig2a_claims, "1c": readings_claims.fig1c_claims,
-          "1f": readings_claims.fig1f_claims}
+          "1f": readings_claims.fig1f_claims,
+          "2d": readings_claims.fig2d_claims}
 
 
 def claims_of(figure_id: str, profile: str, results_by_seed: dict[int, Any]) -> list[dict]:
