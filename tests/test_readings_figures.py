@@ -114,3 +114,31 @@ def test_fig2d_bimodal_needs_both_ends():
     assert rc.fig2d_claim("fig2d-importance-bimodal", {0: POLAR, 1: one_end}, "smoke").verdict == "partly"
     with pytest.raises(ValueError, match="varied claim"):
         rc.fig2d_claim("fig2d-plain-near-uniform", {0: POLAR}, "smoke")
+
+
+def pruned(kept_imp, kept_obd, imp20, random20):
+    """A Fig. 3b result with the fields the claims read (fractions 1, 0.5, 0.2)."""
+    return {"fractions": np.array([1.0, 0.5, 0.2]),
+            "kept": {"importance": kept_imp, "obd": kept_obd, "random": 1.0},
+            "acc": {"importance": np.array([0.9, 0.9, imp20]), "random": np.array([0.9, 0.5, random20])}}
+
+
+def test_fig3b_claims_per_reading(monkeypatch):
+    from afm.experiments import readings_pruning as rp
+
+    def under(profile, seed, reading):
+        if reading["shortcut"] is False:
+            return pruned(0.2, 0.15, 0.88, 0.3)               # few, close to OBD; random far worse
+        if reading.get("eq2_threshold") == "per_layer":
+            return pruned(0.2, 0.05, 0.88, 0.85)              # few but not close to OBD; random near
+        return pruned(1.0, 0.15, 0.5, 0.45)
+
+    monkeypatch.setattr(rp, "fig3b_under", under)
+    few, rand = rp.fig3b_claims({0: pruned(1.0, 0.15, 0.5, 0.45)}, "smoke")
+    assert (few.id, rand.id) == rp.FIG3B_CLAIMS
+    labels = {r["reading"]["eq2_threshold"] for r in few.readings} | {r["reading"]["eq2_outside"] for r in few.readings}
+    assert labels == {"global", "per_layer", 0.0, 1.0}
+    check_table(few, 1, lambda r: "reproduced" if r["shortcut"] is False else
+                "partly" if r["eq2_threshold"] == "per_layer" else "not reproduced")
+    check_table(rand, 1, lambda r: "reproduced" if r["shortcut"] is False else "not reproduced")
+    assert few.value == pytest.approx(100.0) and rand.value == pytest.approx(5.0)
