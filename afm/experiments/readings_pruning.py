@@ -17,6 +17,7 @@ import numpy as np
 from afm import data as afm_data
 from afm.baselines.pruning import prunable_weights, random_scores, weight_importance
 from afm.experiments import efficient_learning as el
+from afm.experiments.efficient_learning import pruning as elp
 from afm.experiments.readings_claims import judged, measured_under, readings_of
 from afm.importance import neuron_importance
 from afm.lab.claims import Claim
@@ -53,12 +54,12 @@ def _references(profile: str, seed: int, reading: dict) -> dict:
         recal = loader(afm_data.subset(train_set, s["recalibrate_size"], seed=seed + 1), 250)
         fractions = list(s["fractions"])
         weights = prunable_weights(model)
-        draws = np.array([[el._pruned_accuracy(model, random_scores(weights, seed=1000 * seed + d), f,
+        draws = np.array([[elp._pruned_accuracy(model, random_scores(weights, seed=1000 * seed + d), f,
                                                eval_set, recal)[0] for f in fractions]
                           for d in range(s["random_draws"])])
         obd = el.obd_iterative(model, train_set, fractions, eval_set, spec.regularisers(), s, seed,
                                recal)
-        return {"unpruned": el._accuracy(copy.deepcopy(model), eval_set, recal),
+        return {"unpruned": elp._accuracy(copy.deepcopy(model), eval_set, recal),
                 "random": draws.mean(0), "obd": obd["acc"]}
     return measured_under("fig3b_reading_references", profile, seed, training, measure)
 
@@ -79,7 +80,7 @@ def fig3b_under(profile: str, seed: int, reading: dict) -> dict:
                                   outside=reading["eq2_outside"])
         per_layer = reading["eq2_threshold"] == "per_layer"  # keep_top_per_layer, else keep_top
         ref = _references(profile, seed, reading)
-        acc = {"importance": np.array([el._pruned_accuracy(model, theta, f, eval_set, recal, per_layer)[0]
+        acc = {"importance": np.array([elp._pruned_accuracy(model, theta, f, eval_set, recal, per_layer)[0]
                                        for f in fractions]),
                "random": ref["random"], "obd": ref["obd"]}
         return {"fractions": np.array(fractions), "unpruned": ref["unpruned"], "acc": acc,
