@@ -341,8 +341,7 @@ def importance_distributions(profile: str, seed: int) -> dict:
 
 
 def distribution_of(spec) -> dict:
-    """One network of Fig. 2d: importance per layer on the validation split (Ω, or the plain
-    network's relative mean activation) and :func:`distribution_stats` of each layer."""
+    """One network of Fig. 2d: importance per layer (validation split) and its :func:`distribution_stats`."""
     measure = "omega" if spec.forgetting else "activation"
     importance = layer_importance(spec.build(fit(spec)["state_dict"]), loader(spec.splits()[1]), measure)
     values = {k: v.double().numpy() for k, v in importance.items()}
