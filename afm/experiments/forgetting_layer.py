@@ -114,7 +114,25 @@ def lateral_interactions(profile: str, seed: int = 0, layer: int = 0) -> dict:
     """
     chosen = choose_lam_beta(profile)
     spec = replace(base_spec(profile), lam=chosen["lam"], beta=chosen["beta"], seed=seed)
-    model = trained(spec)
+    return {**lateral_of(trained(spec), layer), "lam": chosen["lam"], "beta": chosen["beta"]}
+
+
+def inhibition_matrix(h: torch.Tensor, s: torch.Tensor, lateral: str = "asymmetric") -> torch.Tensor:
+    """Eq. (8), pair by pair: ``M_ij = E_x[h_i h_j (1-σ_i) σ_j]`` (asymmetric reading) or
+    ``E_x[h_i h_j (1 - σ_i σ_j)]`` (symmetric), diagonal zero; ``h``, ``s``: (B, N) → (N, N)."""
+    if lateral == "asymmetric":
+        m = (h * (1 - s)).T @ (h * s) / h.shape[0]
+    elif lateral == "symmetric":
+        m = (h.T @ h - (h * s).T @ (h * s)) / h.shape[0]
+    else:
+        raise ValueError(f"lateral must be 'asymmetric' or 'symmetric', got {lateral!r}")
+    return m.fill_diagonal_(0.0)
+
+
+def lateral_of(model: torch.nn.Module, layer: int = 0, lateral: str = "asymmetric") -> dict:
+    """Fig. 1c's measurement on a trained ``model``: :func:`inhibition_matrix` of hidden layer
+    ``layer`` over the MNIST test set, and the Spearman correlations of Ω with the inhibition
+    each neuron exerts and receives (see :func:`lateral_interactions`)."""
     test = afm_data.load_dataset("mnist", train=False)
     batches = [(test.tensors[0][i:i + 1000], test.tensors[1][i:i + 1000])
                for i in range(0, len(test), 1000)]
@@ -127,9 +145,7 @@ def lateral_interactions(profile: str, seed: int = 0, layer: int = 0) -> dict:
             hs.append(fl.excitation.double())
             sigmas.append(fl.gate.double())
     h, s = torch.cat(hs), torch.cat(sigmas)
-    a, b = h * (1 - s), h * s
-    m = a.T @ b / h.shape[0]
-    m.fill_diagonal_(0.0)
+    m = inhibition_matrix(h, s, lateral)
     omega = neuron_importance(model, batches)[name].double()
     exerted = m.sum(0)
     mean_h = h.mean(0)
@@ -137,8 +153,7 @@ def lateral_interactions(profile: str, seed: int = 0, layer: int = 0) -> dict:
     received = m.sum(1)[active] / mean_h[active]
     rho_exerted = stats.spearmanr(omega.numpy(), exerted.numpy()).statistic
     rho_received = stats.spearmanr(omega[active].numpy(), received.numpy()).statistic
-    return {"layer": name, "lam": chosen["lam"], "beta": chosen["beta"],
-            "omega": omega.numpy(), "M": m.numpy(), "exerted": exerted.numpy(),
+    return {"layer": name, "omega": omega.numpy(), "M": m.numpy(), "exerted": exerted.numpy(),
             "received": received.numpy(), "active": active.numpy(),
             "spearman_exerted": float(rho_exerted), "spearman_received": float(rho_received),
             "dead_neurons": int((~active).sum())}

@@ -336,13 +336,17 @@ def importance_distributions(profile: str, seed: int) -> dict:
            "threshold": UNIFORM_BIMODALITY, "variants": {}}
     for variant in sparse_coding.VARIANTS:
         spec = sparse_coding.variant_spec(profile, variant, seed, chosen["lam"], chosen["beta"])
-        model = spec.build(fit(spec)["state_dict"])
-        measure = "activation" if variant == "plain" else "omega"
-        importance = layer_importance(model, loader(spec.splits()[1]), measure)
-        values = {k: v.double().numpy() for k, v in importance.items()}
-        out["variants"][variant] = {"measure": measure, "importance": values,
-                                    "stats": {k: distribution_stats(v) for k, v in values.items()}}
+        out["variants"][variant] = distribution_of(spec)
     return out
+
+
+def distribution_of(spec) -> dict:
+    """One network of Fig. 2d: importance per layer (validation split) and its :func:`distribution_stats`."""
+    measure = "omega" if spec.forgetting else "activation"
+    importance = layer_importance(spec.build(fit(spec)["state_dict"]), loader(spec.splits()[1]), measure)
+    values = {k: v.double().numpy() for k, v in importance.items()}
+    return {"measure": measure, "importance": values,
+            "stats": {k: distribution_stats(v) for k, v in values.items()}}
 
 
 # --- the runs of each figure, trained in parallel before the figures read them -----------------
