@@ -7,7 +7,7 @@ from collections.abc import Iterable, Sequence
 import torch
 from torch import nn
 
-from afm.device import to_device
+from afm.device import evaluating, to_device
 
 
 def capture_activations(model: nn.Module, data: Iterable, names: Sequence[str] | None = None,
@@ -53,17 +53,13 @@ def capture_activations(model: nn.Module, data: Iterable, names: Sequence[str] |
         return fn
 
     handles = [modules[n].register_forward_hook(hook(n)) for n in names]
-    was_training = model.training
-    model.eval()
-    device = next(model.parameters()).device
     try:
-        with torch.no_grad():
+        with evaluating(model) as device, torch.no_grad():
             for x, _ in data:
                 model(to_device(x, device))
     finally:
         for h in handles:
             h.remove()
-        model.train(was_training)
     return {n: torch.cat(v) for n, v in store.items()}
 
 
@@ -105,10 +101,8 @@ def capture_gradients(model: nn.Module, x: torch.Tensor, y: torch.Tensor,
         return fn
 
     handles = [modules[n].register_forward_hook(hook(n)) for n in names]
-    was_training = model.training
-    model.eval()
     try:
-        with torch.enable_grad():
+        with evaluating(model), torch.enable_grad():
             logits = model(x)
             loss = torch.nn.functional.cross_entropy(logits, y)
             loss = loss + sum((r(model) for r in regularisers), torch.zeros(()))
@@ -116,6 +110,5 @@ def capture_gradients(model: nn.Module, x: torch.Tensor, y: torch.Tensor,
     finally:
         for h in handles:
             h.remove()
-        model.train(was_training)
     return {n: (g.mean(dim=(2, 3)) if g.dim() == 4 else g).detach().cpu()
             for n, g in zip(names, grads)}

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 import torch
 from torch import nn
 
-from afm.device import to_device
+from afm.device import evaluating, to_device
 from afm.layer import ForgettingLayer, forgetting_layers
 from afm.models import Block, excitatory_of
 
@@ -34,19 +34,13 @@ def neuron_importance(model: nn.Module, data: Iterable) -> dict[str, torch.Tenso
                          f"read from the forgetting layers' switches")
     sums = {name: None for name, _ in layers}
     count = 0
-    was_training = model.training
-    model.eval()
-    device = next(model.parameters()).device
-    try:
-        with torch.no_grad():
-            for x, _ in data:
-                model(to_device(x, device))
-                for name, layer in layers:
-                    s = layer.gate.double().sum(dim=0).cpu()
-                    sums[name] = s if sums[name] is None else sums[name] + s
-                count += layers[0][1].gate.shape[0]
-    finally:
-        model.train(was_training)
+    with evaluating(model) as device, torch.no_grad():
+        for x, _ in data:
+            model(to_device(x, device))
+            for name, layer in layers:
+                s = layer.gate.double().sum(dim=0).cpu()
+                sums[name] = s if sums[name] is None else sums[name] + s
+            count += layers[0][1].gate.shape[0]
     if count == 0:
         raise ValueError("neuron_importance got no batches: data is empty")
     return {name: (s / count).float() for name, s in sums.items()}

@@ -21,7 +21,7 @@ from torch import nn
 from torch.utils.data import TensorDataset
 from tqdm import tqdm
 
-from afm.device import default_device, to_device
+from afm.device import default_device, evaluating, to_device
 from afm.layer import forgetting_layers
 
 OPTIMIZERS = ("sgd", "adam")
@@ -155,14 +155,10 @@ def evaluate(model: nn.Module, data, batch_size: int = 1000) -> float:
         ('float', True)
     """
     x, y = as_tensors(data)
-    device = next(model.parameters()).device
-    was_training = model.training
-    model.eval()
     correct = 0
-    with torch.no_grad():
+    with evaluating(model) as device, torch.no_grad():
         for xb, yb in batches(x, y, batch_size):
             correct += int((model(to_device(xb, device)).argmax(1).cpu() == yb).sum())
-    model.train(was_training)
     return correct / max(1, x.shape[0])
 
 

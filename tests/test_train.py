@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from afm import MLP, VGG9, LeNet5, TrainConfig, capture_activations, evaluate, train
-from afm.device import default_device
+from afm.device import default_device, evaluating
 from afm.regularisers import L1, L2, Forgetting
 from afm.train import batches
 
@@ -142,6 +142,21 @@ def test_device_override(monkeypatch):
         monkeypatch.setenv("AFM_DEVICE", "cuda")
         with pytest.raises(ValueError, match="CUDA is not available"):
             default_device()
+
+
+def test_evaluating_restores_the_mode_also_on_error():
+    model = torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.Dropout(0.5))
+    for mode in (True, False):
+        model.train(mode)
+        with evaluating(model) as device:
+            assert not model.training and not model[1].training and device == torch.device("cpu")
+        assert model.training is mode and model[1].training is mode
+    with pytest.raises(RuntimeError, match="inside"):
+        with evaluating(model.train()):
+            raise RuntimeError("inside")
+    assert model.training
+    with evaluating(torch.nn.ReLU()) as device:  # no parameters: the CPU
+        assert device == torch.device("cpu")
 
 
 def test_evaluate():

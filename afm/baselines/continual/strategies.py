@@ -21,6 +21,7 @@ from torch.utils.data import TensorDataset
 
 from afm.baselines.continual.importance import anpyc_importance, fisher_diagonal, mas_importance
 from afm.baselines.continual.model import MultiHeadMLP, shared_parameters, tag, tag_dataset  # noqa: F401
+from afm.device import evaluating
 from afm.train import TrainConfig, as_tensors  # noqa: F401 (TrainConfig: the examples)
 
 
@@ -151,12 +152,8 @@ class Consolidation:
     def after_task(self, model: nn.Module, task: int, data) -> None:
         """Measure ``Ω^t`` on (the first ``samples`` of) ``data`` and consolidate ``θ^t``."""
         x, _ = as_tensors(data) if not isinstance(data, torch.Tensor) else (data, None)
-        was_training = model.training
-        model.eval()
-        try:
+        with evaluating(model):
             omega = self.importance(model, TensorDataset(x[: self.samples]))
-        finally:
-            model.train(was_training)
         shared = shared_parameters(model)
         self.consolidate({k: omega[k] for k in shared},
                          {k: p.detach().clone() for k, p in shared.items()})
