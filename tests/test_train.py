@@ -1,5 +1,7 @@
 """Models, the training loop, regularisers, activation capture, device selection, determinism."""
 
+import dataclasses
+
 import pytest
 import torch
 
@@ -59,8 +61,13 @@ def test_regularisers_values():
         model[0].weight.copy_(torch.tensor([[1.0, -2.0], [0.5, 0.0]]))
     assert L1(0.1)(model).item() == pytest.approx(0.35)
     assert L2(0.2)(model).item() == pytest.approx(0.1 * (1 + 4 + 0.25))
-    with pytest.raises(ValueError, match=">= 0"):
+    with pytest.raises(ValueError, match="L1 strength must be >= 0"):
         L1(-1.0)
+    with pytest.raises(ValueError, match="L2 strength must be >= 0"):
+        L2(-1.0)
+    assert (L1(0.1).name, L2(0.1).name, L2(0.1, "decay").name) == ("l1", "l2", "decay")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        L2(0.1).strength = 1.0
     with pytest.raises(ValueError, match="unknown reading"):
         Forgetting(1.0, 0.0, reading="other")
 

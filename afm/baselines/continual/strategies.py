@@ -233,10 +233,7 @@ class EWC(Consolidation):
 class MAS(Consolidation):
     """Memory-aware synapses (Aljundi et al. 2018): Ω = :func:`mas_importance`, accumulated.
 
-    Args:
-        strength: ``λ >= 0``.
-        samples: samples of each task ``Ω`` is measured on.
-        mode: ``"accumulate"`` (the default) or ``"separate"``.
+    Takes :class:`Consolidation`'s arguments (``strength``, ``samples``, ``mode``).
 
     Example:
         >>> _ = torch.manual_seed(0)
@@ -265,12 +262,8 @@ class ANPyC(Consolidation):
     """ANPyC's synaptic consolidation (Peng et al. 2022): Ω = :func:`anpyc_importance`.
 
     ``Ω^t`` is accumulated. Only the synaptic-consolidation half of ANPyC; its
-    adversarial neural pruning schedule is not implemented.
-
-    Args:
-        strength: ``λ >= 0``.
-        samples: samples of each task ``Ω`` is measured on.
-        mode: ``"accumulate"`` (the default) or ``"separate"``.
+    adversarial neural pruning schedule is not implemented. Takes :class:`Consolidation`'s
+    arguments (``strength``, ``samples``, ``mode``).
 
     Example:
         >>> _ = torch.manual_seed(0)
