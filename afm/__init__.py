@@ -9,11 +9,13 @@ The file list reads like the paper's methods section. The mechanism, at the top:
 * :mod:`afm.models`: MLP, LeNet-5, VGG-9 with forgetting layers where asked;
 * :mod:`afm.train`, :mod:`afm.regularisers`: the one training loop and what plugs into it;
 * :mod:`afm.capture`: activations and gradients, read with forward hooks;
-* :mod:`afm.device`: CPU or CUDA, seeding, evaluation mode for a block.
+* :mod:`afm.device`: CPU or CUDA, seeding, evaluation mode for a block;
+* :mod:`afm.checks`: the input checks at the boundary of the core.
 
 Around it, by role:
 
-* :mod:`afm.data`: MNIST, Fashion-MNIST, CIFAR-10 (JPEG stand-in), Permuted MNIST, offline;
+* :mod:`afm.data`: MNIST, Fashion-MNIST, CIFAR-10 (JPEG stand-in), Permuted MNIST, offline
+  (``sources``: where the files come from, and their checksums);
 * :mod:`afm.baselines`: the compared methods: ``pruning``, ``fisher``, ``decov``, and
   ``continual`` (``model``, ``importance``, ``strategies``, ``sequence``: Fig. 5);
 * :mod:`afm.analysis`: measurements of trained networks: ``ablation``, ``perturb``,
