@@ -175,11 +175,10 @@ def _ablation_other_lambdas(profile: str, seed: int) -> dict:
             continue
         spec = fashion_spec(profile, lam, chosen["beta"], seed)
         result, model, val, test, omega = trained_and_omega(spec, profile)
-        f = list(s["fractions"])
-        curves = ablation_curves(model, test, omega, f, s["draws"], seed)
+        curves = ablation_curves(model, test, omega, list(s["fractions"]), s["draws"], seed)
         all_omega = np.concatenate([v.numpy() for v in omega.values()])
         out[lam] = {"lam": lam, "beta": chosen["beta"], "test_acc": result["test_acc"],
-                    "fractions": np.asarray(f), "curves": curves,
+                    "fractions": np.asarray(s["fractions"]), "curves": curves,
                     "omega_range": (float(all_omega.min()), float(all_omega.max())),
                     "spearman_activation": _omega_vs_activation(model, val, omega)["spearman_activation"]}
     return out
