@@ -9,6 +9,11 @@
 PYTHON  ?= python3
 PIP     ?= $(PYTHON) -m pip
 PROFILE ?= $(or $(AFM_PROFILE),book)
+PROFILES := smoke book paper
+# PROFILE names the build folder (_build/PROFILE): exactly one known profile, nothing else.
+ifneq ($(words $(PROFILE))$(filter $(PROFILE),$(PROFILES)),1$(strip $(PROFILE)))
+$(error PROFILE='$(PROFILE)' is not a profile: use one of $(PROFILES), e.g. make html PROFILE=smoke (AFM_PROFILE sets the default))
+endif
 BUILD   := _build/$(PROFILE)
 JB_FLAGS = -W -n --keep-going
 

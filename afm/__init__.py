@@ -10,7 +10,8 @@ The file list reads like the paper's methods section. The mechanism, at the top:
 * :mod:`afm.train`, :mod:`afm.regularisers`: the one training loop and what plugs into it;
 * :mod:`afm.capture`: activations and gradients, read with forward hooks;
 * :mod:`afm.device`: CPU or CUDA, seeding, evaluation mode for a block;
-* :mod:`afm.checks`: the input checks at the boundary of the core.
+* :mod:`afm.checks`: the input checks at the boundary of the core;
+* :mod:`afm.env`: the ``AFM_*`` settings, parsed strictly.
 
 Around it, by role:
 
@@ -20,7 +21,7 @@ Around it, by role:
   ``continual`` (``model``, ``importance``, ``strategies``, ``sequence``: Fig. 5);
 * :mod:`afm.analysis`: measurements of trained networks: ``ablation``, ``perturb``,
   ``clusters``, ``stats``;
-* :mod:`afm.lab`: the machinery: ``runs`` (one run protocol), ``cache``, ``paths``,
+* :mod:`afm.lab`: the machinery: ``runs`` (one run protocol), ``cache`` (``codec``: its format), ``paths``,
   ``profiles``, ``sweep``, ``registry`` and ``figures``, ``claims``, ``readings``, ``book``,
   ``cli``, ``jupyterlab``;
 * :mod:`afm.verdicts`: each claim's verdict as a short, tested rule, one module per chapter;

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import random
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -13,17 +14,38 @@ from torch import nn
 
 
 def default_device() -> torch.device:
-    """``AFM_DEVICE`` (e.g. ``cpu``, ``cuda``, ``cuda:1``) if set, else CUDA when available."""
-    name = os.environ.get("AFM_DEVICE", "").strip()
+    """``AFM_DEVICE`` (``cpu``, ``cuda`` or ``cuda:<i>``) if set, else CUDA when available.
+
+    Raises:
+        ValueError: when ``AFM_DEVICE`` names another device (``meta``, ``mps``, ``gpu``, ...),
+            or CUDA (or its GPU ``i``) is not available here; the message says what to set.
+
+    Example:
+        >>> from unittest import mock
+        >>> with mock.patch.dict(os.environ, AFM_DEVICE=" CPU "):
+        ...     default_device()
+        device(type='cpu')
+        >>> with mock.patch.dict(os.environ, AFM_DEVICE="meta"):
+        ...     default_device()
+        Traceback (most recent call last):
+            ...
+        ValueError: AFM_DEVICE='meta' is not a device the book runs on: use 'cpu', 'cuda' or 'cuda:<i>' (e.g. cuda:0), or leave it unset (CUDA when present, else the CPU)
+    """
+    name = os.environ.get("AFM_DEVICE", "").strip().lower()
     if not name:
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        device = torch.device(name)
-    except RuntimeError as err:
-        raise ValueError(f"AFM_DEVICE={name!r} is not a device name: use 'cpu' or 'cuda'") from err
+    if not re.fullmatch(r"cpu|cuda(:\d+)?", name):
+        raise ValueError(f"AFM_DEVICE={os.environ['AFM_DEVICE']!r} is not a device the book runs "
+                         f"on: use 'cpu', 'cuda' or 'cuda:<i>' (e.g. cuda:0), or leave it unset "
+                         f"(CUDA when present, else the CPU)")
+    device = torch.device(name)
     if device.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(f"AFM_DEVICE={name!r} but CUDA is not available here: "
                          f"unset AFM_DEVICE or set it to 'cpu'")
+    if device.index is not None and device.index >= torch.cuda.device_count():
+        raise ValueError(f"AFM_DEVICE={name!r} but this machine has "
+                         f"{torch.cuda.device_count()} GPU(s), numbered from 0: "
+                         f"pick one of them, 'cuda', or 'cpu'")
     return device
 
 

@@ -9,7 +9,6 @@ Callbacks (:class:`Callback`) observe every step without changing it.
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -23,6 +22,7 @@ from tqdm import tqdm
 
 from afm.checks import check_inputs_finite, check_int, check_real, check_tensor, stored_tensors, to_float
 from afm.device import default_device, evaluating, to_device
+from afm.env import progress as env_progress
 from afm.layer import forgetting_layers
 
 OPTIMIZERS = ("sgd", "adam")
@@ -243,7 +243,7 @@ def _check_callbacks(callbacks) -> list:
 
 
 def _progress_enabled(progress: bool | None) -> bool:
-    return os.environ.get("AFM_PROGRESS", "1") != "0" if progress is None else progress
+    return env_progress() if progress is None else progress
 
 
 def train(model: nn.Module, data, config: TrainConfig = TrainConfig(),

@@ -1,6 +1,5 @@
 """Profiles (AFM_PROFILE) and the result cache keyed on configuration and source."""
 
-import os
 
 import pytest
 import torch
@@ -98,14 +97,3 @@ def test_recompute_env(tmp_cache, monkeypatch):
 def test_unserialisable_config(tmp_cache):
     with pytest.raises(TypeError, match="JSON-serialisable"):
         cache_mod.cached("unit", {"f": object()}, lambda: 1)
-
-
-def test_atomic_save_leaves_no_partial_file_on_error(tmp_path):
-    class Boom:
-        def __reduce__(self):
-            raise RuntimeError("boom")
-
-    target = tmp_path / "x.pt"
-    with pytest.raises(RuntimeError):
-        cache_mod.atomic_save(Boom(), target)
-    assert not target.exists() and os.listdir(tmp_path) == []

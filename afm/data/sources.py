@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
+from afm.env import offline as env_offline
 from afm.lab.paths import cache_dir
 
 DATASET_NAMES = ("mnist", "fashion-mnist", "cifar10")
@@ -119,7 +120,8 @@ def _canonical(name: str) -> str:
 
 
 def _offline() -> bool:
-    return os.environ.get("AFM_OFFLINE", "").strip().lower() in {"1", "true", "yes", "on"}
+    """``AFM_OFFLINE``, parsed strictly (``afm.env``): a typo is an error, never "online"."""
+    return env_offline()
 
 
 def _torchvision_root(name: str) -> Path:

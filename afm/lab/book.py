@@ -93,26 +93,6 @@ def notebook_chapters(toc: Path = ROOT / "_toc.yml") -> list[Path]:
             and "jupytext:" in p.read_text().split("---")[1]]
 
 
-def main(argv: list[str]) -> None:
-    """``python -m afm.lab.book notebooks OUT``: write each notebook chapter as ``OUT/<name>.ipynb``."""
-    if len(argv) != 2 or argv[0] != "notebooks":
-        sys.exit("usage: python -m afm.lab.book notebooks OUTDIR")
-    import jupytext
-
-    out = Path(argv[1])
-    out.mkdir(parents=True, exist_ok=True)
-    for stale in out.glob("*.ipynb"):
-        stale.unlink()
-    for chapter in notebook_chapters():
-        nb = jupytext.read(chapter)
-        jupytext.write(nb, out / f"{chapter.stem}.ipynb")
-        print(out / f"{chapter.stem}.ipynb")
-
-
-if __name__ == "__main__":
-    main(sys.argv[1:])
-
-
 def show_source(obj) -> "IPython.display.Code":
     """The source of an ``afm`` function or class, highlighted: chapters show the code that runs."""
     import inspect
@@ -129,3 +109,60 @@ def glue(name: str, value, display: bool = False):
     if hasattr(value, "item") and getattr(value, "ndim", 1) == 0:
         value = value.item()
     return _glue(name, value, display=display)
+
+
+#: The notebook metadata key that marks a notebook written by ``python -m afm.lab.book notebooks``.
+MARK = "afm_generated_from"
+
+
+def _written_by_us(path: Path) -> bool:
+    import json
+
+    try:
+        return MARK in json.loads(path.read_text()).get("metadata", {})
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
+def write_notebooks(out: Path, chapters: list[Path] | None = None) -> list[Path]:
+    """Write each notebook chapter as ``out/<name>.ipynb``; returns the files written.
+
+    Each notebook is marked (metadata ``afm_generated_from``). Marked notebooks of
+    chapters no longer in the book are removed; any other file in ``out`` is left
+    alone, and a notebook of the same name that this command did not write is an error.
+
+    Raises:
+        FileExistsError: when ``out/<name>.ipynb`` exists and was not written here.
+    """
+    import jupytext
+
+    chapters = notebook_chapters() if chapters is None else chapters
+    out.mkdir(parents=True, exist_ok=True)
+    targets = {out / f"{chapter.stem}.ipynb": chapter for chapter in chapters}
+    for target in targets:
+        if target.exists() and not _written_by_us(target):
+            raise FileExistsError(f"{target} exists and was not written by this command: move it "
+                                  f"away, or write the notebooks into another folder")
+    for stale in out.glob("*.ipynb"):
+        if stale not in targets and _written_by_us(stale):
+            stale.unlink()
+    for target, chapter in targets.items():
+        nb = jupytext.read(chapter)
+        nb.metadata[MARK] = f"{chapter.parent.name}/{chapter.name}"
+        jupytext.write(nb, target)
+    return list(targets)
+
+
+def main(argv: list[str]) -> None:
+    """``python -m afm.lab.book notebooks OUT``: write each notebook chapter as ``OUT/<name>.ipynb``."""
+    if len(argv) != 2 or argv[0] != "notebooks":
+        sys.exit("usage: python -m afm.lab.book notebooks OUTDIR")
+    try:
+        for path in write_notebooks(Path(argv[1])):
+            print(path)
+    except OSError as err:
+        sys.exit(f"afm.lab.book: error: {err}")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

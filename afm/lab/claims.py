@@ -11,16 +11,14 @@ of the paper, and beside it one row per pre-registered reading
 from __future__ import annotations
 
 import json
-import os
 import re
-import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 
-from afm.lab.paths import cache_dir
+from afm.lab.paths import atomic_write, cache_dir
 
 VERDICTS = ("reproduced", "partly", "not reproduced")
 #: The keys of one row of a claim's per-reading table.
@@ -104,9 +102,11 @@ def _check_reading_row(row, claim_id: str) -> None:
 RECORDED: list[Claim] = []
 
 
-def claims_dir(profile: str) -> Path:
-    path = cache_dir() / "claims" / profile
-    path.mkdir(parents=True, exist_ok=True)
+def claims_dir(profile: str, create: bool = True) -> Path:
+    """``<cache>/claims/<profile>``; ``create=False`` for code that only reads."""
+    path = cache_dir(create) / "claims" / profile
+    if create:
+        path.mkdir(parents=True, exist_ok=True)
     return path
 
 
@@ -135,16 +135,13 @@ def record_claim(claim: Claim) -> Path:
     """
     RECORDED.append(claim)
     path = claims_dir(claim.profile) / f"{claim.id}.json"
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    with os.fdopen(fd, "w") as f:
-        json.dump(asdict(claim), f, indent=1, sort_keys=True, default=float)
-    os.replace(tmp, path)
-    return path
+    return atomic_write(path, json.dumps(asdict(claim), indent=1, sort_keys=True, default=float))
 
 
 def load_claims(profile: str) -> list[Claim]:
     """Every claim recorded in ``profile``, sorted by figure then id."""
-    claims = [Claim(**json.loads(p.read_text())) for p in claims_dir(profile).glob("*.json")]
+    claims = [Claim(**json.loads(p.read_text()))
+              for p in claims_dir(profile, create=False).glob("*.json")]
     return sorted(claims, key=lambda c: (c.figure, c.id))
 
 

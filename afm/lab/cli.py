@@ -4,6 +4,12 @@
     afm run 1b                     compute Fig. 1b (book profile), write its image and results
     afm run 1b --profile smoke --seeds 1 --jobs 2
     afm run all --profile paper --scheduler tcp://scheduler:8786
+    afm run 2a --format svg --out figures/
+
+Every expected failure (missing data, an unwritable folder, a bad option or
+AFM_* setting, an unreachable scheduler) ends with one line `afm: error: ...`
+on stderr and a non-zero exit status (2: a bad argument or setting; 1: data,
+files, network).
 """
 
 from __future__ import annotations
@@ -14,8 +20,15 @@ import sys
 import time
 from pathlib import Path
 
+from afm import env
+from afm.data import CorruptDataError
 from afm.lab import figures
+from afm.lab.cache import results_dir
+from afm.lab.paths import cache_dir, check_writable
 from afm.lab.profiles import DEFAULT_PROFILE, PROFILES, check_profile
+from afm.lab.sweep import check_jobs, default_jobs
+
+FORMATS = ("png", "svg", "pdf")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -41,8 +54,10 @@ def _parser() -> argparse.ArgumentParser:
     p_run.add_argument("--scheduler", metavar="ADDRESS",
                        help="a Dask scheduler (tcp://host:8786): run on that cluster instead")
     p_run.add_argument("--out", type=Path, default=None, metavar="DIR",
-                       help="where to write fig-<id>.png and fig-<id>.json "
+                       help="where to write fig-<id>.<format> and fig-<id>.json "
                             "(default: _build/figures/<profile>)")
+    p_run.add_argument("--format", choices=FORMATS, default="png",
+                       help="the image format: png (default), svg or pdf")
     return parser
 
 
@@ -59,30 +74,77 @@ def cmd_list(args) -> int:
     return 0
 
 
-def cmd_run(args) -> int:
-    profile = _profile(args.profile)
+def _check_environment() -> None:
+    """Parse every AFM_* setting now, so that a typo fails before any work starts."""
+    env.offline(), env.recompute(), env.progress()
+    from afm.device import default_device
+
+    _profile(None), default_jobs(), default_device()
+
+
+def _check_before_computing(args, ids: list[str], profile: str, out: Path) -> None:
+    """Bad options and folders that cannot be written fail now, not after hours of compute."""
     if args.seeds is not None and args.seeds < 1:
         raise ValueError(f"--seeds must be >= 1, got {args.seeds}")
+    check_jobs(args.jobs, "--jobs")
+    if args.scheduler is not None and "://" not in args.scheduler:
+        raise ValueError(f"--scheduler must be an address like tcp://10.0.0.5:8786, "
+                         f"got {args.scheduler!r}")
+    check_writable(out, "the --out folder")
+    seeds = None if args.seeds is None else list(range(args.seeds))
+    if any(figures.missing_seeds(i, profile, seeds) for i in ids):  # there is work to save
+        check_writable(results_dir(create=False),
+                       f"the result cache (AFM_CACHE_DIR={cache_dir(create=False)})")
+
+
+def cmd_run(args) -> int:
+    profile = _profile(args.profile)
     ids = list(figures.FIGURES) if args.figure == "all" else [figures.get(args.figure).id]
     out = args.out or Path("_build") / "figures" / profile
+    _check_before_computing(args, ids, profile, out)
     for fig_id in ids:
         start = time.perf_counter()
         seeds = None if args.seeds is None else list(range(args.seeds))
         res = figures.results(fig_id, profile, seeds=seeds, jobs=args.jobs,
                               scheduler=args.scheduler)
-        paths = figures.write(fig_id, profile, out, res)
+        paths = figures.write(fig_id, profile, out, res, fmt=args.format)
         print(f"Fig. {fig_id}: {', '.join(str(p) for p in paths)} "
               f"({time.perf_counter() - start:.1f} s)")
     return 0
 
 
+def _message(err: BaseException) -> str:
+    """One line for the user: an ``OSError`` names its file once, other errors their text."""
+    if isinstance(err, OSError) and err.strerror:
+        where = str(err.filename) if err.filename else ""
+        return err.strerror if not where or where in err.strerror else f"{err.strerror}: {where}"
+    return str(err) or type(err).__name__
+
+
 def main(argv: list[str] | None = None) -> int:
+    """Run ``afm`` with ``argv``; every expected failure exits with ``afm: error: ...``.
+
+    Exit status 2: a bad argument or AFM_* setting (``ValueError``); 1: data, files or the
+    network (``OSError``, e.g. a missing dataset or an unwritable folder, or a missing package).
+    """
     parser = _parser()
     args = parser.parse_args(argv)
     try:
-        return {"list": cmd_list, "run": cmd_run}[args.command](args)
-    except ValueError as err:  # unknown figure or profile, bad option values
-        parser.exit(2, f"afm: error: {err}\n")
+        _check_environment()
+        status = {"list": cmd_list, "run": cmd_run}[args.command](args)
+        sys.stdout.flush()  # a closed pipe shows here, not at exit
+        return status
+    except BrokenPipeError:  # the reader went away (e.g. `afm list | head`): not an error
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+    except CorruptDataError as err:  # a data file failed its checksum (a ValueError)
+        parser.exit(1, f"afm: error: {_message(err)}\n")
+    except ValueError as err:  # unknown figure or profile, bad option values or settings
+        parser.exit(2, f"afm: error: {_message(err)}\n")
+    except (OSError, ImportError) as err:  # data, files, the scheduler, an optional package
+        parser.exit(1, f"afm: error: {_message(err)}\n")
+    except KeyboardInterrupt:
+        parser.exit(130, "afm: interrupted (results already computed are kept in the cache)\n")
 
 
 if __name__ == "__main__":

@@ -102,6 +102,15 @@ def results(figure_id: str, profile: str, seeds: Sequence[int] | None = None,
     return {s: _compute_one(spec.id, profile, s) for s in seeds}
 
 
+def missing_seeds(figure_id: str, profile: str, seeds: Sequence[int] | None = None) -> list[int]:
+    """The seeds of ``figure_id`` in ``profile`` that the cache does not hold yet."""
+    spec, profile = get(figure_id), check_profile(profile)
+    if spec.compute is None:
+        return []
+    seeds = spec.default_seeds(profile) if seeds is None else [int(s) for s in seeds]
+    return [s for s in seeds if not is_cached("figure", _seed_config(spec, profile, s))]
+
+
 def status(figure_id: str, profile: str) -> str:
     """``"3/3 seeds cached"``, ``"0/3 seeds cached"``, or ``"drawn from code"``."""
     spec = get(figure_id)
@@ -148,24 +157,30 @@ def claims_of(figure_id: str, profile: str, results_by_seed: dict[int, Any]) -> 
     return figure_claims(fig_id, profile)
 
 
-def write(figure_id: str, profile: str, out_dir: Path, results_by_seed: dict[int, Any]) -> list[Path]:
-    """Write ``fig-<id>.png`` and (for computed figures) ``fig-<id>.json`` into ``out_dir``.
+def write(figure_id: str, profile: str, out_dir: Path, results_by_seed: dict[int, Any],
+          fmt: str = "png") -> list[Path]:
+    """Write ``fig-<id>.<fmt>`` (``png``, ``svg`` or ``pdf``) and, for computed figures,
+    ``fig-<id>.json`` into ``out_dir``; each file appears whole or not at all.
 
     The JSON holds the results by seed and, under ``claims``, the figure's claims
     (:func:`claims_of`: headline verdict under the default reading and the per-reading table).
     """
+    import io
+
     import matplotlib.pyplot as plt
 
-    out_dir.mkdir(parents=True, exist_ok=True)
+    from afm.lab.paths import atomic_write
+
+    if fmt not in ("png", "svg", "pdf"):
+        raise ValueError(f"unknown image format {fmt!r}: use png, svg or pdf")
     fig = draw(figure_id, results_by_seed)
-    image = out_dir / f"fig-{get(figure_id).id}.png"
-    fig.savefig(image, dpi=150, bbox_inches="tight")
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format=fmt, dpi=150, bbox_inches="tight")
     plt.close(fig)
-    paths = [image]
+    paths = [atomic_write(out_dir / f"fig-{get(figure_id).id}.{fmt}", buffer.getvalue())]
     if results_by_seed:
-        data = out_dir / f"fig-{get(figure_id).id}.json"
-        data.write_text(json.dumps({"figure": get(figure_id).id, "profile": profile,
-                                    "results": to_jsonable(results_by_seed),
-                                    "claims": to_jsonable(claims_of(figure_id, profile, results_by_seed))}))
-        paths.append(data)
+        paths.append(atomic_write(out_dir / f"fig-{get(figure_id).id}.json", json.dumps({
+            "figure": get(figure_id).id, "profile": profile,
+            "results": to_jsonable(results_by_seed),
+            "claims": to_jsonable(claims_of(figure_id, profile, results_by_seed))})))
     return paths

@@ -22,6 +22,9 @@ from typing import Any
 
 import torch
 
+from afm.env import progress as env_progress
+from afm.lab.cache import recompute_since
+
 #: Threads per task: fixed, so that a result never depends on how the sweep was spread.
 THREADS_PER_TASK = 1
 
@@ -29,7 +32,7 @@ THREADS_PER_TASK = 1
 #: Settings the client passes to every task (reused workers keep the environment they started
 #: with, so the client's cache folder, data folder and profile travel with each task).
 PASSED_ENV = ("AFM_CACHE_DIR", "AFM_DATA_DIR", "AFM_OFFLINE", "AFM_PROFILE", "AFM_PROGRESS",
-              "AFM_RECOMPUTE", "AFM_DEBIAN_FASHION_DIR")
+              "AFM_RECOMPUTE", "AFM_RECOMPUTE_SINCE", "AFM_DEBIAN_FASHION_DIR")
 
 
 def _single_threaded(fn: Callable, args: tuple, env: dict[str, str | None] | None = None) -> Any:
@@ -52,16 +55,33 @@ def _set_env(env: dict[str, str | None]) -> None:
             os.environ[key] = value
 
 
+def check_jobs(jobs: int, name: str = "jobs") -> int:
+    """``jobs`` if it is a number of parallel processes (``>= 1``, or ``-1`` for every core).
+
+    Example:
+        >>> check_jobs(0, "--jobs")
+        Traceback (most recent call last):
+            ...
+        ValueError: --jobs must be >= 1 (or -1 for every core), got 0
+    """
+    if isinstance(jobs, bool) or not isinstance(jobs, int):
+        raise ValueError(f"{name} must be a whole number of parallel jobs, got {jobs!r}")
+    if jobs < 1 and jobs != -1:
+        raise ValueError(f"{name} must be >= 1 (or -1 for every core), got {jobs}")
+    return jobs
+
+
 def default_jobs() -> int:
-    """``AFM_JOBS`` if set, else the number of CPU cores."""
-    value = os.environ.get("AFM_JOBS", str(os.cpu_count() or 1))
+    """``AFM_JOBS`` if set (a whole number ``>= 1``, or ``-1`` for every core), else the cores."""
+    value = os.environ.get("AFM_JOBS", "").strip()
+    if not value:
+        return os.cpu_count() or 1
     try:
         jobs = int(value)
     except ValueError:
-        raise ValueError(f"AFM_JOBS must be a whole number of parallel jobs, got {value!r}") from None
-    if jobs < 1 and jobs != -1:
-        raise ValueError(f"AFM_JOBS must be >= 1 (or -1 for every core), got {jobs}")
-    return jobs
+        raise ValueError(f"AFM_JOBS must be a whole number of parallel jobs (>= 1, or -1 for "
+                         f"every core), got {value!r}") from None
+    return check_jobs(jobs, "AFM_JOBS")
 
 
 def run_many(fn: Callable, arg_list: Sequence[tuple], jobs: int | None = None,
@@ -74,7 +94,7 @@ def run_many(fn: Callable, arg_list: Sequence[tuple], jobs: int | None = None,
         jobs: local worker processes (default ``default_jobs()``); ``-1`` for every core.
         scheduler: a Dask scheduler address (``tcp://host:8786``) or a
             ``distributed.Client``; when given, ``jobs`` is ignored and the cluster runs the tasks.
-        progress: a tqdm bar over the tasks.
+        progress: a tqdm bar over the tasks (never with ``AFM_PROGRESS=0``).
 
         desc: the label of the progress bar.
 
@@ -89,7 +109,10 @@ def run_many(fn: Callable, arg_list: Sequence[tuple], jobs: int | None = None,
     from tqdm import tqdm
 
     env = {k: os.environ.get(k) for k in PASSED_ENV}
+    if (since := recompute_since()) is not None:  # workers load what this run recomputed
+        env["AFM_RECOMPUTE_SINCE"] = repr(since)
     tasks = [delayed(_single_threaded)(fn, tuple(args), env) for args in arg_list]
+    progress = progress and env_progress()
     bar = tqdm(total=len(tasks), desc=desc, disable=not progress or len(tasks) < 2, leave=False)
     if scheduler is not None:
         client = _client(scheduler)
@@ -99,7 +122,7 @@ def run_many(fn: Callable, arg_list: Sequence[tuple], jobs: int | None = None,
         if isinstance(scheduler, str):
             client.close()
     else:
-        jobs = default_jobs() if jobs is None else jobs
+        jobs = default_jobs() if jobs is None else check_jobs(jobs)
         if jobs == 1 or len(tasks) == 1:
             out = [_tick(bar, _single_threaded(fn, tuple(args))) for args in arg_list]
         else:
@@ -156,4 +179,12 @@ def _client(scheduler):
         return scheduler
     if not isinstance(scheduler, str) or "://" not in scheduler:
         raise ValueError(f"scheduler must be an address like 'tcp://10.0.0.5:8786', got {scheduler!r}")
-    return Client(scheduler, timeout="30s")
+    import dask
+
+    timeout = dask.config.get("distributed.comm.timeouts.connect", "30s")
+    try:
+        return Client(scheduler, timeout=timeout)
+    except (OSError, TimeoutError) as err:
+        raise OSError(f"cannot reach the Dask scheduler at {scheduler} ({err}): start it "
+                      f"(`dask scheduler`) or fix the address; waited {timeout} "
+                      f"(DASK_DISTRIBUTED__COMM__TIMEOUTS__CONNECT sets this)") from None
