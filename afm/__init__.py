@@ -21,9 +21,9 @@ Around it, by role:
   ``continual`` (``model``, ``importance``, ``strategies``, ``sequence``: Fig. 5);
 * :mod:`afm.analysis`: measurements of trained networks: ``ablation``, ``perturb``,
   ``clusters``, ``stats``;
-* :mod:`afm.lab`: the machinery: ``runs`` (one run protocol), ``cache`` (``codec``: its format), ``paths``,
-  ``profiles``, ``sweep``, ``registry`` and ``figures``, ``claims``, ``readings``, ``book``,
-  ``cli``, ``jupyterlab``;
+* :mod:`afm.lab`: the machinery: ``runs`` (one run protocol), ``cache`` (``codec``: its
+  format), ``paths``, ``profiles``, ``sweep``, ``registry`` and ``figures``, ``claims``,
+  ``readings``, ``book``, ``cli``, ``jupyterlab``;
 * :mod:`afm.verdicts`: each claim's verdict as a short, tested rule, one module per chapter;
 * :mod:`afm.experiments`: one module per chapter, named like it, computing its figures
   (``forgetting_layer``, ``sparse_coding``, ``neuron_importance``, ``balance``,
