@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from afm.checks import as_batches, check_tensor
-from afm.device import to_device
+from afm.device import evaluating, to_device
 
 
 def capture_activations(model: nn.Module, data: Iterable, names: Sequence[str] | None = None,
@@ -51,20 +51,15 @@ def capture_activations(model: nn.Module, data: Iterable, names: Sequence[str] |
         return fn
 
     handles = [modules[n].register_forward_hook(hook(n)) for n in names]
-    was_training = model.training
-    model.eval()
-    parameter = next(model.parameters(), None)
-    device = parameter.device if parameter is not None else torch.device("cpu")
     seen = 0
     try:
-        with torch.no_grad():
+        with evaluating(model) as device, torch.no_grad():
             for x, _ in batches:
                 model(to_device(check_tensor(x, "the inputs x of a batch"), device))
                 seen += 1
     finally:
         for h in handles:
             h.remove()
-        model.train(was_training)
     return _concatenate(store, seen)
 
 
@@ -129,10 +124,8 @@ def capture_gradients(model: nn.Module, x: torch.Tensor, y: torch.Tensor,
         return fn
 
     handles = [modules[n].register_forward_hook(hook(n)) for n in names]
-    was_training = model.training
-    model.eval()
     try:
-        with torch.enable_grad():
+        with evaluating(model), torch.enable_grad():
             logits = model(x)
             loss = torch.nn.functional.cross_entropy(logits, y)
             loss = loss + sum((r(model) for r in regularisers), torch.zeros(()))
@@ -140,6 +133,5 @@ def capture_gradients(model: nn.Module, x: torch.Tensor, y: torch.Tensor,
     finally:
         for h in handles:
             h.remove()
-        model.train(was_training)
     return {n: (g.mean(dim=(2, 3)) if g.dim() == 4 else g).detach().cpu()
             for n, g in zip(names, grads)}

@@ -5,9 +5,12 @@ from __future__ import annotations
 import os
 import random
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import numpy as np
 import torch
+from torch import nn
 
 
 def default_device() -> torch.device:
@@ -48,6 +51,30 @@ def default_device() -> torch.device:
 
 def to_device(x: torch.Tensor, device: torch.device) -> torch.Tensor:
     return x.to(device, non_blocking=True)
+
+
+@contextmanager
+def evaluating(model: nn.Module) -> Iterator[torch.device]:
+    """``model`` in eval mode inside the block, its train/eval mode restored after (also on error).
+
+    Yields the device of the model's parameters (the CPU for a model without any), where
+    the inputs it is run on belong.
+
+    Example:
+        >>> model = torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.Dropout(0.5))
+        >>> with evaluating(model) as device:
+        ...     model.training, device
+        (False, device(type='cpu'))
+        >>> model.training
+        True
+    """
+    was_training = model.training
+    first = next(model.parameters(), None)
+    model.eval()
+    try:
+        yield first.device if first is not None else torch.device("cpu")
+    finally:
+        model.train(was_training)
 
 
 def seed_everything(seed: int) -> None:

@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from afm.checks import as_batches, check_tensor
-from afm.device import to_device
+from afm.device import evaluating, to_device
 from afm.layer import ForgettingLayer, forgetting_layers
 from afm.models import Block, excitatory_of
 
@@ -41,29 +41,18 @@ def neuron_importance(model: nn.Module, data: Iterable) -> dict[str, torch.Tenso
     batches = as_batches(data, "neuron_importance")
     sums = {name: None for name, _ in layers}
     count = 0
-    was_training = model.training
-    model.eval()
-    device = _device_of(model)
-    try:
-        with torch.no_grad():
-            for x, _ in batches:
-                _clear_gates(layers)
-                model(to_device(check_tensor(x, "the inputs x of a batch"), device))
-                _check_all_ran(layers)
-                for name, layer in layers:
-                    s = layer.gate.double().sum(dim=0).cpu()
-                    sums[name] = s if sums[name] is None else sums[name] + s
-                count += layers[0][1].gate.shape[0]
-    finally:
-        model.train(was_training)
+    with evaluating(model) as device, torch.no_grad():
+        for x, _ in batches:
+            _clear_gates(layers)
+            model(to_device(check_tensor(x, "the inputs x of a batch"), device))
+            _check_all_ran(layers)
+            for name, layer in layers:
+                s = layer.gate.double().sum(dim=0).cpu()
+                sums[name] = s if sums[name] is None else sums[name] + s
+            count += layers[0][1].gate.shape[0]
     if count == 0:
         raise ValueError("neuron_importance got no batches: data is empty")
     return {name: (s / count).float() for name, s in sums.items()}
-
-
-def _device_of(model: nn.Module) -> torch.device:
-    parameter = next(model.parameters(), None)
-    return parameter.device if parameter is not None else torch.device("cpu")
 
 
 def _clear_gates(layers: list[tuple[str, ForgettingLayer]]) -> None:

@@ -65,6 +65,15 @@ def _check_switches(l: int, s: torch.Tensor) -> None:
                          f"got values in [{low:g}, {high:g}]")
 
 
+def _check_lateral(excitations: Sequence[torch.Tensor], gates: Sequence[torch.Tensor],
+                   reading: str) -> None:
+    """The input checks of Eq. (8): a known ``reading``, gates and excitations paired (B, N_l)."""
+    if reading not in LATERAL_READINGS:
+        raise ValueError(f"unknown reading {reading!r}: expected one of {LATERAL_READINGS}")
+    _check_gates(gates)
+    _check_pairs(excitations, gates)
+
+
 def inhibition_loss(gates: Sequence[torch.Tensor]) -> torch.Tensor:
     """Eq. (6), ERS: ``Σ_l Σ_i (1-σ_il) σ_il / Σ_l Σ_i (1-σ_il)``, per sample, mean over the batch.
 
@@ -183,10 +192,7 @@ def lateral_inhibition_loss(excitations: Sequence[torch.Tensor], gates: Sequence
         >>> float(lateral_inhibition_loss([h], [s]))  # 2 · (1·2·0.25)
         1.0
     """
-    if reading not in LATERAL_READINGS:
-        raise ValueError(f"unknown reading {reading!r}: expected one of {LATERAL_READINGS}")
-    _check_gates(gates)
-    _check_pairs(excitations, gates)
+    _check_lateral(excitations, gates, reading)
     total = 0
     for h, s in zip(excitations, gates):
         if reading == "asymmetric":
@@ -216,10 +222,7 @@ def lateral_reference(excitations: Sequence[torch.Tensor], gates: Sequence[torch
         >>> float(lateral_reference([h], [s]))  # 1·2·(1-.25)·.5 + 2·1·(1-.5)·.25
         1.0
     """
-    if reading not in LATERAL_READINGS:
-        raise ValueError(f"unknown reading {reading!r}: expected one of {LATERAL_READINGS}")
-    _check_gates(gates)
-    _check_pairs(excitations, gates)
+    _check_lateral(excitations, gates, reading)
     total = 0
     for h, s in zip(excitations, gates):
         s_i, s_j = s[:, :, None], s[:, None, :]  # (B, N, 1) and (B, 1, N)

@@ -66,15 +66,24 @@ class Forgetting:
 
 
 @dataclass(frozen=True)
-class L1:
-    """``strength · Σ |w|`` over the weights of every Linear and Conv layer.
+class _WeightPenalty:
+    """A penalty on the weights of every Linear and Conv layer (what :class:`L1` and :class:`L2`
+    share): ``strength >= 0`` scales it, ``name`` names it in the training history."""
 
-    Biases and the gates of forgetting layers are not penalised. Calling it on a model
-    returns a scalar tensor (shape ``()``).
+    strength: float
+    name: str
+    label = "weight"  # how an error message names the penalty
 
-    Args:
-        strength: the coefficient, ``>= 0``.
-        name: the regulariser's name in the training history.
+    def __post_init__(self) -> None:
+        _check_strength(self.label, self.strength)
+
+
+@dataclass(frozen=True)
+class L1(_WeightPenalty):
+    """``strength · Σ |w|`` (``strength >= 0``) over the weights of every Linear and Conv layer.
+
+    Biases and the gates of forgetting layers are not penalised. Calling it on a model returns
+    a scalar tensor (shape ``()``); ``name`` is its name in the training history.
 
     Example:
         >>> layer = torch.nn.Linear(2, 2)
@@ -83,26 +92,16 @@ class L1:
         0.2
     """
 
-    strength: float
     name: str = "l1"
-
-    def __post_init__(self) -> None:
-        _check_strength("L1", self.strength)
+    label = "L1"
 
     def __call__(self, model: nn.Module) -> torch.Tensor:
         return self.strength * sum(w.abs().sum() for w in _weights(model))
 
 
 @dataclass(frozen=True)
-class L2:
-    """``strength/2 · Σ w²`` over the weights of every Linear and Conv layer (weight decay).
-
-    Biases and the gates of forgetting layers are not penalised. Calling it on a model
-    returns a scalar tensor (shape ``()``).
-
-    Args:
-        strength: the coefficient, ``>= 0``.
-        name: the regulariser's name in the training history.
+class L2(_WeightPenalty):
+    """Weight decay ``strength/2 · Σ w²`` (``strength >= 0``) on the weights that :class:`L1` takes.
 
     Example:
         >>> layer = torch.nn.Linear(2, 2)
@@ -111,11 +110,8 @@ class L2:
         0.05
     """
 
-    strength: float
     name: str = "l2"
-
-    def __post_init__(self) -> None:
-        _check_strength("L2", self.strength)
+    label = "L2"
 
     def __call__(self, model: nn.Module) -> torch.Tensor:
         return 0.5 * self.strength * sum((w * w).sum() for w in _weights(model))

@@ -21,7 +21,7 @@ from torch.utils.data import TensorDataset
 from tqdm import tqdm
 
 from afm.checks import check_inputs_finite, check_int, check_real, check_tensor, stored_tensors, to_float
-from afm.device import default_device, to_device
+from afm.device import default_device, evaluating, to_device
 from afm.env import progress as env_progress
 from afm.layer import forgetting_layers
 
@@ -193,14 +193,10 @@ def evaluate(model: nn.Module, data, batch_size: int = 1000) -> float:
         ('float', True)
     """
     x, y = _stored(data, "evaluate")
-    device = next(model.parameters()).device
-    was_training = model.training
-    model.eval()
     correct = 0
-    with torch.no_grad():
+    with evaluating(model) as device, torch.no_grad():
         for xb, yb in batches(x, y, batch_size):
             correct += int((model(to_device(xb, device)).argmax(1).cpu() == yb).sum())
-    model.train(was_training)
     return correct / x.shape[0]
 
 

@@ -95,3 +95,26 @@ def test_figures_from_synthetic_results():
     fig = pi.fig_2d_distributions(dist)
     assert len(fig.axes) == 6
     assert sum(p.get_height() for p in fig.axes[0].patches) == pytest.approx(100)
+
+
+def test_ablation_curves_are_the_three_orders_of_ablation_curve():
+    from afm import MLP
+    from afm.analysis.ablation import ablation_curve
+
+    torch.manual_seed(0)
+    model = MLP([4, 6, 5, 3], forgetting=False)
+    x = torch.randn(40, 4)
+    test = (x, model(x).argmax(1))  # the intact model gets every label right
+    omega = {"hidden.0.act": torch.rand(6), "hidden.1.act": torch.rand(5)}
+    fractions = [0.0, 0.5, 1.0]
+    curves = li.ablation_curves(model, test, omega, fractions, draws=3, seed=2)
+    assert sorted(curves) == ["inverse", "positive", "random"] and curves["random"].shape == (3, 3)
+    for order in ("positive", "inverse"):
+        np.testing.assert_array_equal(curves[order], ablation_curve(model, test, omega, fractions, order))
+    for d in range(3):  # draw d is seeded 1000·seed + d
+        np.testing.assert_array_equal(curves["random"][d], ablation_curve(
+            model, test, omega, fractions, "random", seed=2000 + d))
+    assert (curves["random"][:, 0] == 1.0).all() and curves["positive"][0] == 1.0  # nothing removed
+    stratified = li.ablation_curves(model, test, omega, fractions, draws=1, seed=0, scope="per_layer")
+    np.testing.assert_array_equal(stratified["positive"], ablation_curve(
+        model, test, omega, fractions, "positive", scope="per_layer"))

@@ -1,10 +1,12 @@
 """Models, the training loop, regularisers, activation capture, device selection, determinism."""
 
+import dataclasses
+
 import pytest
 import torch
 
 from afm import MLP, VGG9, LeNet5, TrainConfig, capture_activations, evaluate, train
-from afm.device import default_device
+from afm.device import default_device, evaluating
 from afm.regularisers import L1, L2, Forgetting
 from afm.train import batches
 
@@ -59,8 +61,13 @@ def test_regularisers_values():
         model[0].weight.copy_(torch.tensor([[1.0, -2.0], [0.5, 0.0]]))
     assert L1(0.1)(model).item() == pytest.approx(0.35)
     assert L2(0.2)(model).item() == pytest.approx(0.1 * (1 + 4 + 0.25))
-    with pytest.raises(ValueError, match=">= 0"):
+    with pytest.raises(ValueError, match="L1 strength must be >= 0"):
         L1(-1.0)
+    with pytest.raises(ValueError, match="L2 strength must be >= 0"):
+        L2(-1.0)
+    assert (L1(0.1).name, L2(0.1).name, L2(0.1, "decay").name) == ("l1", "l2", "decay")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        L2(0.1).strength = 1.0
     with pytest.raises(ValueError, match="unknown reading"):
         Forgetting(1.0, 0.0, reading="other")
 
@@ -142,6 +149,21 @@ def test_device_override(monkeypatch):
         monkeypatch.setenv("AFM_DEVICE", "cuda")
         with pytest.raises(ValueError, match="CUDA is not available"):
             default_device()
+
+
+def test_evaluating_restores_the_mode_also_on_error():
+    model = torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.Dropout(0.5))
+    for mode in (True, False):
+        model.train(mode)
+        with evaluating(model) as device:
+            assert not model.training and not model[1].training and device == torch.device("cpu")
+        assert model.training is mode and model[1].training is mode
+    with pytest.raises(RuntimeError, match="inside"):
+        with evaluating(model.train()):
+            raise RuntimeError("inside")
+    assert model.training
+    with evaluating(torch.nn.ReLU()) as device:  # no parameters: the CPU
+        assert device == torch.device("cpu")
 
 
 def test_evaluate():

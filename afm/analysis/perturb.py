@@ -18,6 +18,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from afm.device import evaluating
 from afm.train import evaluate
 
 __all__ = ["neuron_layers", "choose_neurons", "perturb_neurons", "perturbation_curve"]
@@ -194,13 +195,10 @@ def _mlp_split(model: nn.Module, layer: str, data):
         return None
     start = starts[0]
     x, y = as_tensors(data)
-    was_training = model.training
-    model.eval()
-    with torch.no_grad():
-        h = x.to(next(model.parameters()).device).flatten(1)
+    with evaluating(model) as device, torch.no_grad():
+        h = x.to(device).flatten(1)
         for block in model.hidden[:start]:
             h = block(h)
-    model.train(was_training)
 
     def accuracy(perturbed: nn.Module) -> float:
         perturbed.eval()

@@ -39,7 +39,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import TensorDataset
 
-from afm.device import to_device
+from afm.device import evaluating, to_device
 from afm.layer import forgetting_layers
 
 #: The kinds of :func:`fisher_diagonal`.
@@ -239,16 +239,12 @@ def fisher_diagonal(model: nn.Module, data, kind: str = "true", names: Sequence[
         raise ValueError(f"unknown Fisher kind {kind!r}: expected one of {FISHER_KINDS}")
     if chunk is not None and chunk < 1:
         raise ValueError(f"chunk must be >= 1, got {chunk}")
-    was_training = model.training
-    model.eval()
-    try:
+    with evaluating(model):
         if kind == "true":
             fisher = _mean_over(data, chunk or 250, lambda xb: per_sample_gradient_sum(
                 model, xb, _true_fisher_terms, power=2))
             return fisher if names is None else {n: fisher[n] for n in names}
         return _empirical_fisher(model, data, names, chunk or 64)
-    finally:
-        model.train(was_training)
 
 
 def _true_fisher_terms(logits: torch.Tensor):

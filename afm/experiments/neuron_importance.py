@@ -94,9 +94,25 @@ def choose_fashion(profile: str, jobs: int | None = None, scheduler=None) -> dic
                       "test_acc": r["test_acc"]} for c, r in zip(candidates, results)]}
 
 
-def _random_draws(model, test, scores, fractions, draws, seed, scope="global") -> np.ndarray:
-    return np.stack([ablation_curve(model, test, scores, fractions, "random",
-                                    seed=1000 * seed + d, scope=scope) for d in range(draws)])
+def trained_and_omega(spec: Run, profile: str) -> tuple:
+    """Train ``spec`` (cached) and read Ω on its validation split: ``(result, model, val, test,
+    omega)``, the test set cut to the profile's ``test_size`` (what every ablation runs on)."""
+    result = fit(spec)
+    model = spec.build(result["state_dict"])
+    _, val, test = spec.splits()
+    test = afm_data.subset(test, settings(profile)["test_size"], seed=0)  # smoke: fewer images
+    return result, model, val, test, layer_importance(model, loader(val), "omega")
+
+
+def ablation_curves(model, test, omega: dict, fractions: list, draws: int, seed: int,
+                    scope: str = "global") -> dict:
+    """Fig. 2a: ``{"positive"|"inverse": (F,), "random": (draws, F)}`` accuracies of ``model`` on
+    ``test`` as ever more neurons are removed by Ω (random draw ``d`` seeded ``1000·seed + d``)."""
+    curves = {order: ablation_curve(model, test, omega, fractions, order, scope=scope)
+              for order in ("positive", "inverse")}
+    curves["random"] = np.stack([ablation_curve(model, test, omega, fractions, "random",
+                                                1000 * seed + d, scope) for d in range(draws)])
+    return curves
 
 
 def ablation(profile: str, seed: int) -> dict:
@@ -115,20 +131,14 @@ def ablation(profile: str, seed: int) -> dict:
     s = settings(profile)
     chosen = choose_fashion(profile)
     spec = fashion_spec(profile, chosen["lam"], chosen["beta"], seed)
-    result = fit(spec)
-    model = spec.build(result["state_dict"])
-    _, val, test = spec.splits()
-    test = afm_data.subset(test, s["test_size"], seed=0)  # smoke: fewer test images
-    omega = layer_importance(model, loader(val), "omega")
+    result, model, val, test, omega = trained_and_omega(spec, profile)
     fractions = list(s["fractions"])
     out = {"lam": chosen["lam"], "beta": chosen["beta"], "seed": seed, "test_acc": result["test_acc"],
            "val_acc": result["val_acc"], "fractions": np.asarray(fractions), "layers": list(omega),
            "omega": {k: v.numpy() for k, v in omega.items()}}
     for key, scope, draws in (("curves", "global", s["draws"]),
                               ("stratified", "per_layer", min(3, s["draws"]))):
-        out[key] = {order: ablation_curve(model, test, omega, fractions, order, scope=scope)
-                    for order in ("positive", "inverse")}
-        out[key]["random"] = _random_draws(model, test, omega, fractions, draws, seed, scope)
+        out[key] = ablation_curves(model, test, omega, fractions, draws, seed, scope)
     out["per_layer"] = {layer: {order: ablation_curve(model, test, {layer: omega[layer]}, fractions,
                                                       order) for order in ("positive", "inverse")}
                         for layer in omega}
@@ -164,17 +174,11 @@ def _ablation_other_lambdas(profile: str, seed: int) -> dict:
         if lam == chosen["lam"]:
             continue
         spec = fashion_spec(profile, lam, chosen["beta"], seed)
-        result = fit(spec)
-        model = spec.build(result["state_dict"])
-        _, val, test = spec.splits()
-        test = afm_data.subset(test, s["test_size"], seed=0)
-        omega = layer_importance(model, loader(val), "omega")
-        f = list(s["fractions"])
-        curves = {o: ablation_curve(model, test, omega, f, o) for o in ("positive", "inverse")}
-        curves["random"] = _random_draws(model, test, omega, f, s["draws"], seed)
+        result, model, val, test, omega = trained_and_omega(spec, profile)
+        curves = ablation_curves(model, test, omega, list(s["fractions"]), s["draws"], seed)
         all_omega = np.concatenate([v.numpy() for v in omega.values()])
         out[lam] = {"lam": lam, "beta": chosen["beta"], "test_acc": result["test_acc"],
-                    "fractions": np.asarray(f), "curves": curves,
+                    "fractions": np.asarray(s["fractions"]), "curves": curves,
                     "omega_range": (float(all_omega.min()), float(all_omega.max())),
                     "spearman_activation": _omega_vs_activation(model, val, omega)["spearman_activation"]}
     return out

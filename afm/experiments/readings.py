@@ -18,17 +18,15 @@ from itertools import product
 import numpy as np
 
 from afm import data as afm_data
-from afm.analysis.ablation import ablation_curve
 from afm.capture import capture_activations
 from afm.experiments import neuron_importance
-from afm.importance import layer_importance
 from afm.lab.cache import cached
 from afm.lab.claims import Claim, verdict_from, with_readings
 from afm.lab.profiles import by_profile, check_profile
 from afm.lab.readings import apply_reading, check_reading, claim_readings, is_default, label
-from afm.lab.runs import Run, choose, fit, fit_all, spread
+from afm.lab.runs import Run, choose, fit_all, spread
 from afm.metrics import sparsity
-from afm.train import TrainConfig, loader
+from afm.train import TrainConfig
 
 
 def settings(profile: str) -> dict:
@@ -133,15 +131,9 @@ def _fig2a_under(profile: str, seed: int, reading: dict) -> dict:
     s = neuron_importance.settings(profile)
     lam, beta = fig2a_choice(profile, reading)
     spec = apply_reading(neuron_importance.fashion_spec(profile, lam, beta, seed), reading)
-    result = fit(spec)
-    model = spec.build(result["state_dict"])
-    _, val, test = spec.splits()
-    test = afm_data.subset(test, s["test_size"], seed=0)
-    omega = layer_importance(model, loader(val), "omega")
+    result, model, _, test, omega = neuron_importance.trained_and_omega(spec, profile)
     fractions = list(s["fractions"])
-    curves = {o: ablation_curve(model, test, omega, fractions, o) for o in ("positive", "inverse")}
-    curves["random"] = np.stack([ablation_curve(model, test, omega, fractions, "random",
-                                                seed=1000 * seed + d) for d in range(s["draws"])])
+    curves = neuron_importance.ablation_curves(model, test, omega, fractions, s["draws"], seed)
     return {"lam": spec.lam, "beta": spec.beta, "seed": seed, "test_acc": result["test_acc"],
             "val_acc": result["val_acc"], "fractions": np.asarray(fractions), "curves": curves}
 

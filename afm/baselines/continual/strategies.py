@@ -21,6 +21,7 @@ from torch.utils.data import TensorDataset
 
 from afm.baselines.continual.importance import anpyc_importance, fisher_diagonal, mas_importance
 from afm.baselines.continual.model import MultiHeadMLP, shared_parameters, tag, tag_dataset  # noqa: F401
+from afm.device import evaluating
 from afm.train import TrainConfig, as_tensors  # noqa: F401 (TrainConfig: the examples)
 
 
@@ -151,12 +152,8 @@ class Consolidation:
     def after_task(self, model: nn.Module, task: int, data) -> None:
         """Measure ``Ω^t`` on (the first ``samples`` of) ``data`` and consolidate ``θ^t``."""
         x, _ = as_tensors(data) if not isinstance(data, torch.Tensor) else (data, None)
-        was_training = model.training
-        model.eval()
-        try:
+        with evaluating(model):
             omega = self.importance(model, TensorDataset(x[: self.samples]))
-        finally:
-            model.train(was_training)
         shared = shared_parameters(model)
         self.consolidate({k: omega[k] for k in shared},
                          {k: p.detach().clone() for k, p in shared.items()})
@@ -236,10 +233,7 @@ class EWC(Consolidation):
 class MAS(Consolidation):
     """Memory-aware synapses (Aljundi et al. 2018): Ω = :func:`mas_importance`, accumulated.
 
-    Args:
-        strength: ``λ >= 0``.
-        samples: samples of each task ``Ω`` is measured on.
-        mode: ``"accumulate"`` (the default) or ``"separate"``.
+    Takes :class:`Consolidation`'s arguments (``strength``, ``samples``, ``mode``).
 
     Example:
         >>> _ = torch.manual_seed(0)
@@ -268,12 +262,8 @@ class ANPyC(Consolidation):
     """ANPyC's synaptic consolidation (Peng et al. 2022): Ω = :func:`anpyc_importance`.
 
     ``Ω^t`` is accumulated. Only the synaptic-consolidation half of ANPyC; its
-    adversarial neural pruning schedule is not implemented.
-
-    Args:
-        strength: ``λ >= 0``.
-        samples: samples of each task ``Ω`` is measured on.
-        mode: ``"accumulate"`` (the default) or ``"separate"``.
+    adversarial neural pruning schedule is not implemented. Takes :class:`Consolidation`'s
+    arguments (``strength``, ``samples``, ``mode``).
 
     Example:
         >>> _ = torch.manual_seed(0)
