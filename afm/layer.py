@@ -35,6 +35,15 @@ class ForgettingLayer(nn.Module):
             ``"diagonal"``: ``σ_i = δ(ρ (w_i h_i + b_i))``;
             ``"static"``: ``σ_i = δ(ρ w_i)``, independent of the input.
 
+        unit_gain: divide the output by its value at the start, ``1 + σ_0 = 1.5`` with the
+            shortcut (``(h + h ⊙ σ) / 1.5``) and ``σ_0 = 0.5`` without (``h ⊙ σ / 0.5``), so
+            that the layer passes ``h`` through unchanged before learning. ``False`` (the
+            default) is the paper's layer as the book reads it; ``True`` is the remedy the
+            plug-in path (:func:`afm.insert_forgetting_layers`) uses: an unnormalised gain of
+            1.5 per layer compounds along residual streams and into the classifier head and
+            breaks training at ordinary learning rates (chapter "Use it in your own model").
+            σ, Ω and the losses of Eq. (6) and (8) are the same either way.
+
     All gate parameters start at zero, so every switch is half open (σ = 0.5)
     before learning.
 
@@ -58,7 +67,7 @@ class ForgettingLayer(nn.Module):
     excitation: torch.Tensor | None
 
     def __init__(self, num_features: int, rho: float = 1.0, shortcut: bool = True,
-                 gate: str = "dense") -> None:
+                 gate: str = "dense", unit_gain: bool = False) -> None:
         super().__init__()
         if not isinstance(num_features, int) or num_features < 1:
             raise ValueError(f"num_features must be a positive int, got {num_features!r}")
@@ -70,6 +79,7 @@ class ForgettingLayer(nn.Module):
         self.rho = float(rho)
         self.shortcut = bool(shortcut)
         self.gate_mode = gate
+        self.unit_gain = bool(unit_gain)
         if gate == "dense":
             self.weight = nn.Parameter(torch.zeros(num_features, num_features))
         else:
@@ -80,7 +90,7 @@ class ForgettingLayer(nn.Module):
 
     def extra_repr(self) -> str:
         return (f"{self.num_features}, rho={self.rho}, shortcut={self.shortcut}, "
-                f"gate={self.gate_mode!r}")
+                f"gate={self.gate_mode!r}" + (", unit_gain=True" if self.unit_gain else ""))
 
     def switches(self, h: torch.Tensor) -> torch.Tensor:
         """Eq. (4): the neural switches ``σ = δ(ρ · h W_f)``; ``(B, N) -> (B, N)``."""
@@ -99,7 +109,10 @@ class ForgettingLayer(nn.Module):
         sigma = self.switches(pooled)
         self.gate, self.excitation = sigma, pooled
         s = sigma if h.dim() == 2 else sigma[:, :, None, None]
-        return torch.addcmul(h, h, s) if self.shortcut else h * s  # h + h ⊙ σ, or h ⊙ σ
+        out = torch.addcmul(h, h, s) if self.shortcut else h * s  # h + h ⊙ σ, or h ⊙ σ
+        if self.unit_gain:  # ÷ the gain at σ = σ_0 = 0.5: 1.5 with the shortcut, 0.5 without
+            out = out * (2.0 / 3.0 if self.shortcut else 2.0)
+        return out
 
     def _check_input(self, h: torch.Tensor) -> None:
         if not isinstance(h, torch.Tensor):
