@@ -13,6 +13,7 @@ what Ω says about the trained models (:func:`omega_pruning`).
 
 from __future__ import annotations
 
+import time
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -72,6 +73,7 @@ class PlugRun:
     train_size: int | None = 4000
     epochs: int = 3
     batch_size: int = 128
+    eval_size: int | None = None
     seed: int = 0
 
     def build(self) -> nn.Module:
@@ -92,12 +94,13 @@ class PlugRun:
 def settings(profile: str) -> dict:
     check_profile(profile)
     return by_profile(profile,
-                      smoke=dict(train_size=600, epochs=1, seeds=[0], lr_index=(1, 2),
-                                 prune_eval=500, timing_steps=3),
-                      book=dict(train_size=4000, epochs=3, seeds=[0, 1, 2], lr_index=(0, 1, 2, 3),
-                                prune_eval=2000, timing_steps=20),
+                      smoke=dict(train_size=300, epochs=1, seeds=[0], lr_index=(1, 2),
+                                 eval_size=500, prune_eval=300, timing_steps=3),
+                      book=dict(train_size=3000, epochs=3, seeds=[0, 1], lr_index=(0, 1, 2, 3),
+                                eval_size=None, prune_eval=2000, timing_steps=20),
                       paper=dict(train_size=None, epochs=15, seeds=[0, 1, 2, 3, 4],
-                                 lr_index=(0, 1, 2, 3), prune_eval=None, timing_steps=50))
+                                 lr_index=(0, 1, 2, 3), eval_size=None, prune_eval=None,
+                                 timing_steps=50))
 
 
 def seeds(profile: str) -> list[int]:
@@ -110,19 +113,22 @@ def lrs(profile: str, arch: str) -> list[float]:
     return [grid[i] for i in settings(profile)["lr_index"]]
 
 
-def splits(arch: str, train_size: int | None, seed: int):
-    """``(train, validation, test)``: 10 % of the training set held out for validation."""
+def splits(arch: str, train_size: int | None, seed: int, eval_size: int | None = None):
+    """``(train, validation, test)``: 10 % of the training set held out for validation;
+    ``eval_size`` (if not None) samples of the validation and test sets."""
     name = ARCHITECTURES[arch]["dataset"]
     train_set, val_set = afm_data.train_val_split(afm_data.load_dataset(name, train=True), 0.1, seed=0)
-    return (afm_data.subset(train_set, train_size, seed=seed), val_set,
-            afm_data.load_dataset(name, train=False))
+    test_set = afm_data.load_dataset(name, train=False)
+    return (afm_data.subset(train_set, train_size, seed=seed), afm_data.subset(val_set, eval_size),
+            afm_data.subset(test_set, eval_size))
 
 
 def _train(spec: PlugRun) -> dict:
-    train_set, val_set, test_set = splits(spec.arch, spec.train_size, spec.seed)
+    train_set, val_set, test_set = splits(spec.arch, spec.train_size, spec.seed, spec.eval_size)
     model = spec.build()
     config = TrainConfig(epochs=spec.epochs, batch_size=spec.batch_size, lr=spec.lr,
                          optimizer=ARCHITECTURES[spec.arch]["optimizer"], seed=spec.seed)
+    start = time.perf_counter()
     try:
         history = train(model, train_set, config, spec.regularisers(),
                         desc=f"{spec.arch} {spec.variant} lr={spec.lr:g} seed={spec.seed}")
@@ -134,7 +140,8 @@ def _train(spec: PlugRun) -> dict:
             "loss": loss, "batch_loss": [] if diverged else history.batch_loss, "diverged": diverged,
             "val_acc": 0.1 if diverged else evaluate(model, val_set),
             "test_acc": 0.1 if diverged else evaluate(model, test_set),
-            "parameters": sum(p.numel() for p in model.parameters())}
+            "parameters": sum(p.numel() for p in model.parameters()),
+            "seconds": time.perf_counter() - start}
 
 
 def plug_run(spec: PlugRun) -> dict:
@@ -145,7 +152,7 @@ def plug_run(spec: PlugRun) -> dict:
 def grid(profile: str, seed: int | None = None) -> list[PlugRun]:
     """Every run of ``profile`` (of one seed, or of all): architecture × variant × lr × seed."""
     s = settings(profile)
-    return [PlugRun(arch, variant, lr, s["train_size"], s["epochs"], seed=sd)
+    return [PlugRun(arch, variant, lr, s["train_size"], s["epochs"], eval_size=s["eval_size"], seed=sd)
             for sd in (s["seeds"] if seed is None else [seed])
             for arch in ARCHITECTURES for variant in VARIANTS for lr in lrs(profile, arch)]
 
@@ -165,7 +172,7 @@ def omega_pruning(spec: PlugRun, n_eval: int | None) -> dict:
     model = spec.build()
     model.load_state_dict(plug_run(spec)["state_dict"])
     model.eval()
-    _, val_set, test_set = splits(spec.arch, 0, spec.seed)
+    test_set = splits(spec.arch, 0, spec.seed)[2]
     x, y = test_set.tensors
     n = len(y) if n_eval is None else min(n_eval, len(y))
     omega = neuron_importance(model, [(x[i:i + 500], None) for i in range(0, n, 500)])
@@ -193,7 +200,7 @@ def seed_results(profile: str, seed: int = 0) -> dict:
         grid_lrs = lrs(profile, arch)
         usual = min(grid_lrs, key=lambda lr: abs(np.log(lr / ARCHITECTURES[arch]["usual"])))
         omega[arch] = omega_pruning(PlugRun(arch, "unit", usual, s["train_size"], s["epochs"],
-                                            seed=seed), s["prune_eval"])
+                                            eval_size=s["eval_size"], seed=seed), s["prune_eval"])
     return {"rows": rows, "omega": omega}
 
 
@@ -202,3 +209,54 @@ def choose_lr(rows: list[dict], arch: str, variant: str) -> dict:
     candidates = sorted((r for r in rows if r["arch"] == arch and r["variant"] == variant),
                         key=lambda r: r["lr"])
     return max(candidates, key=lambda r: r["val_acc"])
+
+
+def step_times(profile: str) -> dict:
+    """Median seconds of one training step (forward, losses, backward, SGD step; batch 128, one
+    thread) of each network, plain and plugged, timed in interleaved rounds; and parameters."""
+    return cached("plug_step_times", {"profile": profile}, lambda: _step_times(profile))
+
+
+def _step_times(profile: str) -> dict:
+    import statistics
+
+    steps = settings(profile)["timing_steps"]
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    out = {}
+    try:
+        for arch, spec in ARCHITECTURES.items():
+            x = torch.rand(128, *spec["shape"])
+            y = torch.randint(0, 10, (128,))
+            fns = {v: _step_fn(PlugRun(arch, v), x, y) for v in ("plain", "unit")}
+            times = {v: [] for v in fns}
+            for _ in range(steps):
+                for v, fn in fns.items():
+                    start = time.perf_counter()
+                    fn()
+                    times[v].append(time.perf_counter() - start)
+            med = {v: statistics.median(t[1:] or t) for v, t in times.items()}
+            out[arch] = {"plain_s": med["plain"], "plugged_s": med["unit"],
+                         "ratio": med["unit"] / med["plain"],
+                         "plain_params": _count(PlugRun(arch, "plain").build()),
+                         "plugged_params": _count(PlugRun(arch, "unit").build())}
+    finally:
+        torch.set_num_threads(previous)
+    return out
+
+
+def _count(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+def _step_fn(spec: PlugRun, x: torch.Tensor, y: torch.Tensor):
+    model = spec.build().train()
+    regs = spec.regularisers()
+    opt = torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9)
+
+    def step() -> None:
+        loss = nn.functional.cross_entropy(model(x), y) + sum(r(model) for r in regs)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+    return step

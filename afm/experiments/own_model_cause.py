@@ -22,6 +22,7 @@ import torch
 from torch import nn
 
 from afm.experiments.own_model import ARCHITECTURES, PlugRun, plug_run, splits
+from afm.lab.cache import cached
 
 
 def _rms(t: torch.Tensor) -> float:
@@ -51,7 +52,7 @@ def dead_share(spec: PlugRun, n: int = 1000) -> float:
     model = spec.build()
     model.load_state_dict(plug_run(spec)["state_dict"])
     model.eval()
-    x = splits(spec.arch, 0, spec.seed)[2].tensors[0][:n]
+    x = splits(spec.arch, 0, spec.seed, n)[2].tensors[0]
     fired: list[torch.Tensor] = []
     handles = [m.register_forward_hook(
         lambda _m, _i, o: fired.append(o.detach().flatten(2).amax(2) if o.dim() == 4 else o.detach()))
@@ -64,11 +65,19 @@ def dead_share(spec: PlugRun, n: int = 1000) -> float:
     return float(1 - units.float().mean())
 
 
-def cause(profile: str, settings: dict) -> dict:
+def cause(profile: str) -> dict:
     """Every measurement of the cause, per architecture, at its usual learning rate (seed 0)."""
+    return cached("plug_cause", {"profile": profile}, lambda: _cause(profile))
+
+
+def _cause(profile: str) -> dict:
+    from afm.experiments.own_model import settings as chapter_settings
+
+    settings = chapter_settings(profile)
     out = {}
     for arch, spec in ARCHITECTURES.items():
-        usual = PlugRun(arch, "paper", spec["usual"], settings["train_size"], settings["epochs"])
+        usual = PlugRun(arch, "paper", spec["usual"], settings["train_size"], settings["epochs"],
+                        eval_size=settings["eval_size"])
         runs = {v: plug_run(replace(usual, variant=v)) for v in ("plain", "paper", "unit", "detached")}
         out[arch] = {
             "gain": initial_gain(arch),
