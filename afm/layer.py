@@ -109,11 +109,11 @@ class ForgettingLayer(nn.Module):
         pooled = h if h.dim() == 2 else h.mean(dim=(2, 3))
         sigma = self.switches(pooled)
         self.gate, self.excitation = sigma, pooled
+        if self.unit_gain:  # h ⊙ g with g = (1 + σ) / 1.5 or σ / 0.5: g is 1 exactly at σ = 0.5
+            g = (sigma + 1).mul_(2.0 / 3.0) if self.shortcut else sigma * 2.0
+            return h * (g if h.dim() == 2 else g[:, :, None, None])  # one pass over a big h
         s = sigma if h.dim() == 2 else sigma[:, :, None, None]
-        out = torch.addcmul(h, h, s) if self.shortcut else h * s  # h + h ⊙ σ, or h ⊙ σ
-        if self.unit_gain:  # ÷ the gain at σ = σ_0 = 0.5: 1.5 with the shortcut, 0.5 without
-            out = out * (2.0 / 3.0 if self.shortcut else 2.0)
-        return out
+        return torch.addcmul(h, h, s) if self.shortcut else h * s  # h + h ⊙ σ, or h ⊙ σ
 
     def clear_state(self) -> None:
         """Forget the ``gate`` and ``excitation`` kept from the last forward (both ``None``)."""

@@ -45,7 +45,7 @@ def test_unit_gain_plugged_network_computes_the_plain_network_before_learning():
     plugged, _ = insert_forgetting_layers(copy.deepcopy(plain), torch.zeros(1, 6))
     paper, _ = insert_forgetting_layers(copy.deepcopy(plain), torch.zeros(1, 6), unit_gain=False)
     x = torch.randn(7, 6)
-    torch.testing.assert_close(plugged(x), plain(x))
+    assert torch.equal(plugged(x), plain(x))  # (1 + 0.5) · fl(2/3) rounds to 1 exactly
     assert not torch.allclose(paper(x), plain(x))  # the paper's layer scales every unit by 1.5
     # parameters of the original modules keep their names and values
     for name, p in plain.named_parameters():
@@ -180,16 +180,39 @@ def test_paper_layer_compounds_the_gain_the_unit_gain_layer_keeps_it():
         model, _ = insert_forgetting_layers(copy.deepcopy(plain), x[:1], unit_gain=unit_gain)
         out[unit_gain] = model(x)
     torch.testing.assert_close(out[False], 1.5 ** 3 * plain(x))  # ReLU is positively homogeneous
-    torch.testing.assert_close(out[True], plain(x))
+    assert torch.equal(out[True], plain(x))
 
 
 def test_unit_gain_layer_hand_values_and_the_default_is_the_papers():
     h = torch.tensor([[2.0, -1.0, 0.0]])
     assert afm.ForgettingLayer(3)(h).tolist() == [[3.0, -1.5, 0.0]]  # h + h ⊙ σ, σ = 0.5
-    torch.testing.assert_close(afm.ForgettingLayer(3, unit_gain=True)(h), h)
-    torch.testing.assert_close(afm.ForgettingLayer(3, shortcut=False, unit_gain=True)(h), h)
+    assert torch.equal(afm.ForgettingLayer(3, unit_gain=True)(h), h)
+    assert torch.equal(afm.ForgettingLayer(3, shortcut=False, unit_gain=True)(h), h)
+    maps = torch.randn(2, 3, 4, 4)  # feature maps: the same, per channel
+    assert torch.equal(afm.ForgettingLayer(3, unit_gain=True)(maps), maps)
     layer = afm.ForgettingLayer(3, unit_gain=True)
     with torch.no_grad():
         layer.bias.fill_(10.0)  # σ ≈ 1: the switch fully open gives (h + h) / 1.5
     torch.testing.assert_close(layer(h), h * (1 + torch.sigmoid(torch.tensor(10.0))) / 1.5)
     assert "unit_gain=True" in repr(layer) and "unit_gain" not in repr(afm.ForgettingLayer(3))
+
+
+@pytest.mark.parametrize("shortcut", [True, False])
+@pytest.mark.parametrize("shape", [(5, 4), (5, 4, 3, 3)])
+def test_unit_gain_layer_and_its_gradients_equal_the_scaled_paper_layer(shortcut, shape):
+    torch.manual_seed(0)
+    unit = afm.ForgettingLayer(4, shortcut=shortcut, unit_gain=True)
+    paper = afm.ForgettingLayer(4, shortcut=shortcut)
+    with torch.no_grad():
+        for p in (unit.weight, unit.bias):
+            p.normal_()
+        paper.load_state_dict(unit.state_dict())
+    h = torch.randn(*shape, requires_grad=True)
+    out = unit(h)
+    reference = paper(h) / (1.5 if shortcut else 0.5)  # Eq. (5) or (3) ÷ its initial gain
+    torch.testing.assert_close(out, reference)
+    g = torch.randn_like(out)
+    grads = torch.autograd.grad((out * g).sum(), [h, unit.weight])
+    expected = torch.autograd.grad((reference * g).sum(), [h, paper.weight])
+    for a, b in zip(grads, expected):
+        torch.testing.assert_close(a, b)

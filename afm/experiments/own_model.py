@@ -214,13 +214,15 @@ def choose_lr(rows: list[dict], arch: str, variant: str) -> dict:
 def step_times(profile: str) -> dict:
     """Median seconds of one training step (forward, losses, backward, SGD step; batch 128, one
     thread) of each network, plain and plugged, timed in interleaved rounds; and parameters."""
-    return cached("plug_step_times", {"profile": profile}, lambda: _step_times(profile))
+    return cached("plug_step_times", {"profile": profile},
+                  lambda: measure_step_times(settings(profile)["timing_steps"]))
 
 
-def _step_times(profile: str) -> dict:
+def measure_step_times(steps: int) -> dict:
+    """``{arch: {"plain_s", "plugged_s", "ratio", "plain_params", "plugged_params"}}``: median
+    step seconds over ``steps`` interleaved steps, plugged = the plug-in default + Eq. (6)."""
     import statistics
 
-    steps = settings(profile)["timing_steps"]
     previous = torch.get_num_threads()
     torch.set_num_threads(1)
     out = {}
@@ -228,7 +230,7 @@ def _step_times(profile: str) -> dict:
         for arch, spec in ARCHITECTURES.items():
             x = torch.rand(128, *spec["shape"])
             y = torch.randint(0, 10, (128,))
-            fns = {v: _step_fn(PlugRun(arch, v), x, y) for v in ("plain", "unit")}
+            fns = {v: step_fn(PlugRun(arch, v), x, y) for v in ("plain", "unit")}
             times = {v: [] for v in fns}
             for _ in range(steps):
                 for v, fn in fns.items():
@@ -249,7 +251,8 @@ def _count(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
-def _step_fn(spec: PlugRun, x: torch.Tensor, y: torch.Tensor):
+def step_fn(spec: PlugRun, x: torch.Tensor, y: torch.Tensor):
+    """One training step of ``spec``'s network on ``(x, y)`` (momentum SGD), as a closure."""
     model = spec.build().train()
     regs = spec.regularisers()
     opt = torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9)
