@@ -16,7 +16,9 @@ The widths come from one dry forward pass on an example input.
 * The forgetting layers are ordinary submodules named ``"<module>.forget.<k>"``:
   :func:`afm.forgetting_layers`, :func:`afm.neuron_importance`,
   :func:`afm.capture_activations`, :func:`afm.analysis.ablation.ablate` and the
-  losses (:class:`afm.Forgetting`) find them without a list of names.
+  losses (:class:`afm.Forgetting`) find them without a list of names, and
+  ``model.forgetting_feeds`` tells Eq. (2) (:func:`afm.importance.weight_importance`)
+  which layers' Ω each Linear and Conv weight joins.
 
 By default the inserted layers keep the network's initial gain at 1
 (``unit_gain=True``, see :class:`~afm.ForgettingLayer`), because the paper's
@@ -209,15 +211,45 @@ def insert_forgetting_layers(model: nn.Module, example: torch.Tensor | tuple,
     return model, _forward_order(model, [n for _, n in inserted], example)
 
 
+_WEIGHTED = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d)
+
+
 def _forward_order(model: nn.Module, names: list[str], example) -> list[str]:
-    """``names`` sorted by when each forgetting layer first runs in a forward pass."""
-    seen: list[str] = []
+    """``names`` sorted by when each forgetting layer first runs in a forward pass; records on
+    ``model.forgetting_feeds`` which layers each Linear/Conv weight feeds and reads (Eq. 2)."""
+    events: list[tuple[str, str, int, int]] = []  # (kind, name, width in, width out)
     modules = dict(model.named_modules())
-    handles = [modules[n].register_forward_hook(
-        lambda _m, _i, _o, n=n: seen.append(n) if n not in seen else None) for n in names]
+    hooked = [(n, m) for n, m in modules.items() if n in names or isinstance(m, _WEIGHTED)]
+
+    def record(name: str, module: nn.Module):
+        def fn(_m, inputs, output):
+            if isinstance(module, ForgettingLayer):
+                events.append(("f", name, module.num_features, module.num_features))
+            else:
+                events.append(("w", name, _width(inputs[0].shape), _width(output.shape)))
+        return fn
+
+    handles = [m.register_forward_hook(record(n, m)) for n, m in hooked]
     try:
         _dry_forward(model, example)
     finally:
         for h in handles:
             h.remove()
+    model.forgetting_feeds = _feeds(events)
+    seen = list(dict.fromkeys(name for kind, name, _, _ in events if kind == "f"))
     return seen + [n for n in names if n not in seen]
+
+
+def _feeds(events: list[tuple[str, str, int, int]]) -> dict[str, tuple[str | None, str | None]]:
+    """``{weight module: (forgetting layer its outputs enter, forgetting layer its inputs left)}``:
+    the first layer of matching width called after the module, the last one called before it (a
+    flattened ``(C, H, W)`` input matches ``C`` channels); ``None`` where there is none."""
+    feeds: dict[str, tuple[str | None, str | None]] = {}
+    for i, (kind, name, n_in, n_out) in enumerate(events):
+        if kind != "w" or name in feeds:
+            continue
+        after = next((e[1] for e in events[i + 1:] if e[0] == "f" and e[2] == n_out), None)
+        before = next((e[1] for e in reversed(events[:i]) if e[0] == "f"
+                       and (e[2] == n_in or n_in % e[2] == 0)), None)
+        feeds[name] = (after, before)
+    return feeds

@@ -216,3 +216,28 @@ def test_unit_gain_layer_and_its_gradients_equal_the_scaled_paper_layer(shortcut
     expected = torch.autograd.grad((reference * g).sum(), [h, paper.weight])
     for a, b in zip(grads, expected):
         torch.testing.assert_close(a, b)
+
+
+def test_eq2_weight_importance_of_a_plugged_network_equals_the_books_mlp():
+    from afm.importance import weight_importance
+
+    book = afm.MLP([6, 5, 4, 3])  # hidden.0 -> forget, hidden.1 -> forget, head
+    plugged, names = insert_forgetting_layers(
+        nn.Sequential(nn.Linear(6, 5), nn.ReLU(), nn.Linear(5, 4), nn.ReLU(), nn.Linear(4, 3)),
+        torch.zeros(1, 6))
+    omega = [torch.tensor([0.1, 0.9, 0.5, 0.0, 1.0]), torch.tensor([0.2, 0.7, 0.3, 0.6])]
+    theta_book = weight_importance(book, dict(zip(["hidden.0.forget", "hidden.1.forget"], omega)))
+    theta = weight_importance(plugged, dict(zip(names, omega)))
+    for ours, theirs in zip(theta.values(), theta_book.values()):
+        torch.testing.assert_close(ours, theirs)
+
+
+def test_eq2_follows_the_forward_pass_through_residual_blocks_and_flattening():
+    model, names = insert_forgetting_layers(resnet(widths=(4, 8)), torch.zeros(1, 3, 32, 32))
+    feeds = model.forgetting_feeds
+    assert feeds["3.conv1"] == ("3.relu.forget.0", "2.forget.0")
+    assert feeds["4.conv2"] == ("4.relu.forget.1", "4.relu.forget.0")
+    assert feeds["4.downsample.0"] == ("4.relu.forget.1", "3.relu.forget.1")  # the block's input
+    assert feeds["7"] == (None, "4.relu.forget.1")  # the classifier reads the last block
+    cnn, _ = insert_forgetting_layers(plain_cnn(), torch.zeros(1, 1, 28, 28))
+    assert cnn.forgetting_feeds["7"] == ("8.forget.0", "4.forget.0")  # 32·7·7 inputs, 32 channels
