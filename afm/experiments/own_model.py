@@ -96,8 +96,8 @@ def settings(profile: str) -> dict:
     return by_profile(profile,
                       smoke=dict(train_size=300, epochs=1, seeds=[0], lr_index=(1, 2),
                                  eval_size=500, prune_eval=300, timing_steps=3),
-                      book=dict(train_size=3000, epochs=3, seeds=[0, 1], lr_index=(0, 1, 2, 3),
-                                eval_size=None, prune_eval=2000, timing_steps=20),
+                      book=dict(train_size=3000, epochs=3, seeds=[0, 1], lr_index=(0, 1, 2),
+                                eval_size=5000, prune_eval=2000, timing_steps=20),
                       paper=dict(train_size=None, epochs=15, seeds=[0, 1, 2, 3, 4],
                                  lr_index=(0, 1, 2, 3), eval_size=None, prune_eval=None,
                                  timing_steps=50))
