@@ -4,7 +4,7 @@ The paper calls the forgetting layer *plug-and-play*: it goes after the
 non-linearity of a layer of excitatory neurons, whatever the network. This
 module does that for any ``nn.Module``, without touching its code: each module
 that matches ``after`` (by default every ReLU, GELU, SiLU, ...) is replaced by a
-:class:`Plugged` module that runs it and then a :class:`~afm.ForgettingLayer`.
+:class:`afm.plug.Plugged` module that runs it and then a :class:`~afm.ForgettingLayer`.
 The widths come from one dry forward pass on an example input.
 
 * A module called more than once per forward pass (torchvision's ResNet blocks
@@ -89,7 +89,7 @@ class Plugged(nn.Module):
 
 
 class _ResetCalls:
-    """Forward pre-hook of the root model: every :class:`Plugged` module starts at call 0."""
+    """Forward pre-hook of the root model: every ``Plugged`` module starts at call 0."""
 
     def __init__(self, plugged: Sequence[Plugged]) -> None:
         self.plugged = list(plugged)
@@ -148,10 +148,10 @@ def insert_forgetting_layers(model: nn.Module, example: torch.Tensor | tuple,
 
     Args:
         model: any ``nn.Module``; changed in place (matching modules are replaced by
-            :class:`Plugged` wrappers; every other parameter keeps its name and value).
+            :class:`afm.plug.Plugged` wrappers; every other parameter keeps its name and value).
         example: an input batch (or a tuple of positional inputs) for one dry forward pass
             in eval mode, without gradients, that measures each matched module's output width.
-        after: ``nn.Module`` classes (default :data:`DEFAULT_AFTER`), or a predicate
+        after: ``nn.Module`` classes (default :data:`afm.plug.DEFAULT_AFTER`), or a predicate
             ``(name, module) -> bool``.
         unit_gain: keep the network's initial gain at 1 (the plug-in default, see
             :class:`~afm.ForgettingLayer`); ``False`` for the paper's layer as the book reads it.
