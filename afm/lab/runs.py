@@ -42,7 +42,7 @@ def _lenet5(run: Run) -> nn.Module:
 
 def _vgg9(run: Run) -> nn.Module:
     return VGG9(width=run.option("width", 1.0), forgetting=run.forgetting, rho=run.rho,
-                shortcut=run.shortcut, gate=run.gate, batch_norm=True)
+                shortcut=run.shortcut, gate=run.gate, batch_norm=run.option("batch_norm", True))
 
 
 def _multihead_mlp(run: Run) -> nn.Module:
@@ -209,8 +209,8 @@ def fit(run: Run) -> dict:
     """Train (or load from the result cache) the run that ``run`` describes.
 
     Returns:
-        ``{"state_dict", "history": asdict(History), "val_acc", "test_acc", "train_acc",
-        "train_size"}``: plain data; ``run.build(result["state_dict"])`` is the trained network.
+        A dict of plain data with the keys ``state_dict``, ``history`` (``asdict(History)``),
+        ``val_acc``, ``test_acc``, ``train_acc`` and ``train_size``; ``run.build(result["state_dict"])`` is the trained network.
 
     Example::
 
