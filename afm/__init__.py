@@ -3,6 +3,7 @@
 The file list reads like the paper's methods section. The mechanism, at the top:
 
 * :mod:`afm.layer`: the plug-and-play forgetting layer, Eq. (3)-(5);
+* :mod:`afm.plug`: put forgetting layers into any network in one call;
 * :mod:`afm.losses`: ERS (inhibition, Eq. 6) and IRS (lateral inhibition, Eq. 8), Eq. (9);
 * :mod:`afm.metrics`: sparsity, Eq. (1), and accuracy;
 * :mod:`afm.importance`: neuron importance Ω and the importance of a weight, Eq. (2);
@@ -39,6 +40,7 @@ from afm.layer import ForgettingLayer, forgetting_layers
 from afm.losses import forgetting_loss, inhibition_loss, lateral_inhibition_loss
 from afm.metrics import accuracy, sparsity
 from afm.models import MLP, VGG9, LeNet5
+from afm.plug import insert_forgetting_layers
 from afm.lab.profiles import PROFILES, current_profile
 from afm.regularisers import L1, L2, Forgetting
 from afm.train import History, TrainConfig, evaluate, train
@@ -50,4 +52,5 @@ __all__ = [
     "forgetting_loss", "sparsity", "accuracy", "neuron_importance", "MLP", "LeNet5", "VGG9",
     "capture_activations", "train", "TrainConfig", "History", "evaluate", "Forgetting", "L1",
     "L2", "data", "default_device", "seed_everything", "PROFILES", "current_profile",
+    "insert_forgetting_layers",
 ]

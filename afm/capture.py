@@ -9,6 +9,17 @@ from torch import nn
 
 from afm.checks import as_batches, check_tensor
 from afm.device import evaluating, to_device
+from afm.layer import forgetting_layers
+
+
+def _default_names(model: nn.Module) -> list[str]:
+    if hasattr(model, "excitatory_names"):
+        return model.excitatory_names()
+    names = [name for name, _ in forgetting_layers(model)]
+    if not names:
+        raise ValueError(f"{type(model).__name__} has no excitatory_names() and no forgetting "
+                         f"layer: pass names=[...] (module names, see model.named_modules())")
+    return names
 
 
 def capture_activations(model: nn.Module, data: Iterable, names: Sequence[str] | None = None,
@@ -19,7 +30,9 @@ def capture_activations(model: nn.Module, data: Iterable, names: Sequence[str] |
         model: any ``nn.Module``; it is run in eval mode without gradients.
         data: an iterable of ``(x, y)`` batches (a DataLoader or a list of tuples).
         names: module names (see ``model.named_modules()``); by default
-            ``model.excitatory_names()`` when the model has it.
+            ``model.excitatory_names()`` when the model has it, else the names of its
+            forgetting layers (e.g. those :func:`afm.insert_forgetting_layers` put in),
+            whose outputs are the gated excitatory neurons.
         reduce_spatial: average 4-D ``(B, C, H, W)`` outputs over ``H, W``.
 
     Returns:
@@ -34,10 +47,7 @@ def capture_activations(model: nn.Module, data: Iterable, names: Sequence[str] |
         >>> capture_activations(model, data, names=["head"])["head"].shape
         torch.Size([7, 2])
     """
-    if names is None:
-        if not hasattr(model, "excitatory_names"):
-            raise ValueError(f"{type(model).__name__} has no excitatory_names(): pass names=[...]")
-        names = model.excitatory_names()
+    names = _default_names(model) if names is None else names
     modules = _check_names(model, names)
     batches = as_batches(data, "capture_activations")
     store: dict[str, list[torch.Tensor]] = {n: [] for n in names}
@@ -99,7 +109,7 @@ def capture_gradients(model: nn.Module, x: torch.Tensor, y: torch.Tensor,
         x: ``(B, ...)`` inputs, on the model's device.
         y: ``(B,)`` int64 labels.
         regularisers: callables ``reg(model) -> scalar`` added to the loss.
-        names: module names; by default ``model.excitatory_names()``.
+        names: module names; by default as in :func:`capture_activations`.
 
     Returns:
         ``{name: (B, N)}`` gradients on the CPU (4-D outputs averaged over ``H, W``).
@@ -113,8 +123,7 @@ def capture_gradients(model: nn.Module, x: torch.Tensor, y: torch.Tensor,
         >>> all(p.grad is None for p in model.parameters())
         True
     """
-    if names is None:
-        names = model.excitatory_names()
+    names = _default_names(model) if names is None else names
     modules = dict(model.named_modules())
     outputs: dict[str, torch.Tensor] = {}
 

@@ -204,6 +204,18 @@ def _block_forget(model: nn.Module, weight_name: str) -> str | None:
     return None
 
 
+def _plugged_theta(name: str, w: torch.Tensor, feeds: dict, omega: dict,
+                   outside: float) -> torch.Tensor:
+    """Eq. (2) for a weight of a network plugged by :func:`afm.insert_forgetting_layers`."""
+    fed, read = feeds.get(name.rpartition(".")[0], (None, None))
+    n_out, n_in = w.shape[0], w.shape[1]
+    om_out = omega[fed].detach().cpu().float() if fed else torch.full((n_out,), float(outside))
+    om_in = omega[read].detach().cpu().float() if read else torch.full((n_in,), float(outside))
+    om_in = om_in.repeat_interleave(n_in // om_in.numel())  # a flattened (C, H, W) input
+    theta = parameter_importance(om_out, om_in)
+    return theta.reshape(n_out, n_in, *([1] * (w.dim() - 2))).expand(w.shape).clone()
+
+
 def weight_importance(model: nn.Module, omega: dict[str, torch.Tensor],
                       outside: float = 0.0) -> dict[str, torch.Tensor]:
     """Eq. (2) for every prunable weight of a feed-forward network of ``afm.models`` blocks.
@@ -218,7 +230,9 @@ def weight_importance(model: nn.Module, omega: dict[str, torch.Tensor],
     the network's edges"), so the
     weights of the first and the last layer are scored by one side only; 1 reads
     a neuron that no switch can close as never forgotten, so those weights get
-    θ = 1 and are pruned last. A convolution kernel ``(C_out, C_in, k, k)``
+    θ = 1 and are pruned last. For a network plugged by :func:`afm.insert_forgetting_layers`,
+    ``model.forgetting_feeds`` (recorded from the forward pass) names the layers instead. A
+    convolution kernel ``(C_out, C_in, k, k)``
     takes its channels' θ over the whole kernel; a Linear layer after a flattened
     feature map ``(C, H, W)`` gives input ``j`` the Ω of channel ``j // (H·W)``.
 
@@ -245,7 +259,11 @@ def weight_importance(model: nn.Module, omega: dict[str, torch.Tensor],
         raise ValueError(f"outside is an importance Ω in [0, 1], got {outside!r}")
     out: dict[str, torch.Tensor] = {}
     previous: torch.Tensor | None = None
+    feeds = getattr(model, "forgetting_feeds", None)  # set by afm.insert_forgetting_layers
     for name, w in prunable_weights(model).items():
+        if feeds is not None:
+            out[name] = _plugged_theta(name, w, feeds, omega, outside)
+            continue
         forget = _block_forget(model, name)
         if forget is not None and forget not in omega:
             raise ValueError(f"omega lacks the forgetting layer {forget!r} (has {list(omega)[:4]})")

@@ -38,6 +38,15 @@ class ForgettingLayer(nn.Module):
             ``"diagonal"``: ``σ_i = δ(ρ (w_i h_i + b_i))``;
             ``"static"``: ``σ_i = δ(ρ w_i)``, independent of the input.
 
+        unit_gain: divide the output by its value at the start, ``1 + σ_0 = 1.5`` with the
+            shortcut (``(h + h ⊙ σ) / 1.5``) and ``σ_0 = 0.5`` without (``h ⊙ σ / 0.5``), so
+            that the layer passes ``h`` through unchanged before learning. ``False`` (the
+            default) is the paper's layer as the book reads it; ``True`` is the remedy the
+            plug-in path (:func:`afm.insert_forgetting_layers`) uses: an unnormalised gain of
+            1.5 per layer compounds along residual streams and into the classifier head and
+            breaks training at ordinary learning rates (chapter "Use it in your own model").
+            σ, Ω and the losses of Eq. (6) and (8) are the same either way.
+
     All gate parameters start at zero, so every switch is half open (σ = 0.5)
     before learning.
 
@@ -61,13 +70,14 @@ class ForgettingLayer(nn.Module):
     excitation: torch.Tensor | None
 
     def __init__(self, num_features: int, rho: float = 1.0, shortcut: bool = True,
-                 gate: str = "dense") -> None:
+                 gate: str = "dense", unit_gain: bool = False) -> None:
         super().__init__()
         num_features, rho, shortcut = _check_arguments(num_features, rho, shortcut, gate)
         self.num_features = num_features
         self.rho = rho
         self.shortcut = shortcut
         self.gate_mode = gate
+        self.unit_gain = bool(unit_gain)
         if gate == "dense":
             self.weight = nn.Parameter(torch.zeros(num_features, num_features))
         else:
@@ -78,7 +88,7 @@ class ForgettingLayer(nn.Module):
 
     def extra_repr(self) -> str:
         return (f"{self.num_features}, rho={self.rho}, shortcut={self.shortcut}, "
-                f"gate={self.gate_mode!r}")
+                f"gate={self.gate_mode!r}" + (", unit_gain=True" if self.unit_gain else ""))
 
     def switches(self, h: torch.Tensor) -> torch.Tensor:
         """Eq. (4): the neural switches ``σ = δ(ρ · h W_f)``; ``(B, N) -> (B, N)``."""
@@ -96,6 +106,9 @@ class ForgettingLayer(nn.Module):
         pooled = h if h.dim() == 2 else h.mean(dim=(2, 3))
         sigma = self.switches(pooled)
         self.gate, self.excitation = sigma, pooled
+        if self.unit_gain:  # h ⊙ g with g = (1 + σ) / 1.5 or σ / 0.5: g is 1 exactly at σ = 0.5
+            g = (sigma + 1).mul_(2.0 / 3.0) if self.shortcut else sigma * 2.0
+            return h * (g if h.dim() == 2 else g[:, :, None, None])  # one pass over a big h
         s = sigma if h.dim() == 2 else sigma[:, :, None, None]
         return torch.addcmul(h, h, s) if self.shortcut else h * s  # h + h ⊙ σ, or h ⊙ σ
 

@@ -3,6 +3,9 @@
 1. Training-step time (forward, both forgetting losses, backward, SGD step) of the
    784-256-256-128-10 MLP with dense forgetting layers, as a ratio to the same MLP
    without them (target <= 1.5x).
+   The same for the plug-in chapter's three networks (a ResNet of torchvision blocks, a row
+   transformer, a CNN), plugged with ``afm.insert_forgetting_layers``, and a profile of where
+   the time of the MLP's step goes: matrix products (arithmetic) or everything else.
 2. Eq. (8): the O(N) closed form against the pairwise double sum at N = 256, 1024,
    4096, batch 128 (target >= 50x faster at N = 4096, equal to 1e-5 relative).
 3. With --chapters: the wall time of chapter 1 executed cold (an empty result
@@ -66,6 +69,7 @@ def train_step_ratio(batch: int = 128, repeat: int = 300) -> dict:
             opt.step()
 
         steps[name] = step
+    shares = {name: time_shares(steps[name]) for name in ("plain", "dense", "static")}
     times = {name: [] for name in steps}
     for _ in range(5):
         for name, step in steps.items():
@@ -76,7 +80,40 @@ def train_step_ratio(batch: int = 128, repeat: int = 300) -> dict:
     widths = [784, 256, 256, 128, 10]
     plain_flops = sum(a * b for a, b in zip(widths[:-1], widths[1:]))
     out["flop_ratio_dense"] = (plain_flops + sum(w * w for w in widths[1:-1])) / plain_flops
+    out["shares"] = shares
     return out
+
+
+#: The kernels that do the multiply-adds of a step (everything else is "other").
+ARITHMETIC_OPS = ("aten::mm", "aten::addmm", "aten::bmm", "aten::mkldnn_convolution",
+                  "aten::convolution_backward", "aten::linear")
+
+
+def time_shares(step, repeat: int = 30) -> dict:
+    """Self CPU seconds per step of ``step()``, split into matrix products / convolutions and the
+    rest (elementwise kernels, reductions, autograd and optimizer bookkeeping), by torch.profiler."""
+    from torch.profiler import profile
+
+    for _ in range(3):
+        step()
+    with profile() as prof:
+        for _ in range(repeat):
+            step()
+    arithmetic = other = 0.0
+    for event in prof.key_averages():
+        seconds = event.self_cpu_time_total / 1e6 / repeat
+        if event.key in ARITHMETIC_OPS:
+            arithmetic += seconds
+        else:
+            other += seconds
+    return {"arithmetic_s": arithmetic, "other_s": other}
+
+
+def architecture_ratios(steps: int = 40) -> dict:
+    """Step-time ratio, plugged (plug-in default, Eq. 6 loss) / plain, of chapter 9's networks."""
+    from afm.experiments.own_model import measure_step_times
+
+    return measure_step_times(steps)
 
 
 def pairwise_lateral(h: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
@@ -142,6 +179,14 @@ def main() -> None:
         print(f"  {name:17s} {1e3 * step[name]:.2f} ms  {ratio:.2f}x plain")
     print(f"  dense gates, both losses: {step['ratio']:.2f}x (target <= 1.5x; the dense W_f alone "
           f"adds {step['flop_ratio_dense']:.2f}x the multiply-adds)")
+    for name, share in step["shares"].items():
+        print(f"  profile, {name:6s}: matrix products {1e3 * share['arithmetic_s']:.2f} ms, "
+              f"everything else {1e3 * share['other_s']:.2f} ms per step")
+    result["architectures"] = architecture_ratios()
+    for arch, r in result["architectures"].items():
+        print(f"chapter 9, {arch:11s}: plain {1e3 * r['plain_s']:.1f} ms, plugged "
+              f"{1e3 * r['plugged_s']:.1f} ms, {r['ratio']:.2f}x; parameters {r['plain_params']:,} "
+              f"-> {r['plugged_params']:,}")
     result["lateral"] = lateral_speedup()
     for row in result["lateral"]:
         print(f"Eq. (8), N={row['N']:5d}: closed {1e3 * row['closed_s']:.3f} ms, pairwise "

@@ -1,198 +1,265 @@
-"""Chapter "Use the forgetting layer in your own model": a transformer the paper never used.
+"""Chapter "Use the forgetting layer in your own model": three networks the paper never used.
 
-The model is a small transformer encoder that reads an image as a sequence of
-its 28 rows (28 tokens of 28 pixels), the kind of model a reader might already
-have. The forgetting layer goes into the feed-forward (MLP) block of every
-encoder layer, after the GELU: two lines of the model change
-(:class:`EncoderBlock`), and one term joins the loss (``afm.Forgetting``).
+Each network of :mod:`afm.experiments.own_model_nets` is trained three ways
+across a learning-rate grid that includes its usual rate: ``"plain"`` (no
+forgetting layer), ``"paper"`` (forgetting layers as the book reads the paper,
+output ``h + h ⊙ σ``), and ``"unit"`` (the plug-in default, the same layers with
+``unit_gain=True``, output ``(h + h ⊙ σ) / 1.5``). The forgetting layers go in
+with one call, :func:`afm.insert_forgetting_layers`, after every activation,
+and train with the inhibition loss (Eq. 6). One run is a :class:`PlugRun`,
+trained once and cached; :func:`seed_results` gathers a seed's grid and reads
+what Ω says about the trained models (:func:`omega_pruning`).
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, replace
+import time
+from dataclasses import asdict, dataclass
 
 import numpy as np
 import torch
 from torch import nn
 
-import afm
-
 from afm import data as afm_data
-from afm.analysis.ablation import ablation_curve
-from afm.lab.cache import cached, is_cached
+from afm.analysis.ablation import ablation_curve, units_to_remove
 from afm.device import seed_everything
-from afm.importance import activation_importance, neuron_importance
-from afm.metrics import sparsity
-from afm.capture import capture_activations
+from afm.experiments import own_model_nets as nets
+from afm.importance import neuron_importance
+from afm.layer import ForgettingLayer
+from afm.lab.cache import cached, is_cached
 from afm.lab.profiles import by_profile, check_profile
-from afm.regularisers import Forgetting
 from afm.lab.sweep import run_many
+from afm.plug import insert_forgetting_layers
+from afm.regularisers import Forgetting
 from afm.train import TrainConfig, evaluate, train
 
-#: Shares of the feed-forward units removed, least important first.
-PRUNE_FRACTIONS = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
+#: How each network is built, trained and fed: builder, dataset, example shape, optimizer,
+#: the learning-rate grid and the usual rate (the one a user would start from).
+ARCHITECTURES = {
+    "resnet": dict(title="ResNet (torchvision BasicBlocks, batch norm), CIFAR-10 stand-in",
+                   build=nets.resnet, dataset="cifar10", shape=(3, 32, 32), optimizer="sgd",
+                   lrs=(0.01, 0.05, 0.1, 0.2), usual=0.1),
+    "transformer": dict(title="Row transformer (pre-norm, GELU MLP blocks), Fashion-MNIST",
+                        build=nets.RowTransformer, dataset="fashion-mnist", shape=(1, 28, 28),
+                        optimizer="adam", lrs=(3e-4, 1e-3, 3e-3, 1e-2), usual=1e-3),
+    "cnn": dict(title="CNN without normalisation (ReLU), Fashion-MNIST", build=nets.plain_cnn,
+                dataset="fashion-mnist", shape=(1, 28, 28), optimizer="sgd",
+                lrs=(0.01, 0.05, 0.1, 0.2), usual=0.05),
+}
+#: plain: no forgetting layer; paper: h + h ⊙ σ (the book's reading); unit: the plug-in default
+#: (``unit_gain=True``). The diagnosis adds "detached" (:class:`DetachedGate`).
+VARIANTS = ("plain", "paper", "unit")
+#: The inhibition loss's strength for every plugged network (Eq. 6), not tuned here.
+LAM = 0.1
+#: Shares of the gated units removed, least important first (Ω) or at random.
+PRUNE_FRACTIONS = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5)
 
 
-class EncoderBlock(nn.Module):
-    """A pre-norm transformer encoder layer; ``forgetting=True`` plugs a ForgettingLayer into
-    its feed-forward block (the two lines marked ``# P&PF``)."""
+class DetachedGate(ForgettingLayer):
+    """The paper's layer with ``σ = δ(ρ · h_detached W_f)``: no gradient reaches ``h`` through σ
+    (a diagnosis of the cause, variant ``"detached"``; ``W_f`` still learns)."""
 
-    def __init__(self, d: int, heads: int, ffn: int, forgetting: bool) -> None:
-        super().__init__()
-        self.norm1, self.norm2 = nn.LayerNorm(d), nn.LayerNorm(d)
-        self.attn = nn.MultiheadAttention(d, heads, batch_first=True)
-        self.up, self.act, self.down = nn.Linear(d, ffn), nn.GELU(), nn.Linear(ffn, d)
-        self.forget = afm.ForgettingLayer(ffn) if forgetting else nn.Identity()  # P&PF
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B, T, d)
-        a = self.norm1(x)
-        x = x + self.attn(a, a, a, need_weights=False)[0]
-        h = self.act(self.up(self.norm2(x)))             # (B, T, ffn): the excitatory neurons
-        h = self.forget(h.flatten(0, 1)).view_as(h)      # P&PF: gate every token's (ffn,) vector
-        return x + self.down(h)
-
-
-class RowTransformer(nn.Module):
-    """Classify a ``(B, 1, 28, 28)`` image as a sequence of 28 row tokens."""
-
-    def __init__(self, d: int = 32, heads: int = 4, layers: int = 2, ffn: int = 128,
-                 classes: int = 10, forgetting: bool = False) -> None:
-        super().__init__()
-        self.embed = nn.Linear(28, d)
-        self.pos = nn.Parameter(torch.zeros(28, d))
-        self.blocks = nn.ModuleList(EncoderBlock(d, heads, ffn, forgetting) for _ in range(layers))
-        self.norm, self.head = nn.LayerNorm(d), nn.Linear(d, classes)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if x.shape[-2:] != (28, 28):
-            raise ValueError(f"RowTransformer expects (B, 1, 28, 28) images, got {tuple(x.shape)}")
-        h = self.embed(x.reshape(x.shape[0], 28, 28)) + self.pos
-        for block in self.blocks:
-            h = block(h)
-        return self.head(self.norm(h).mean(dim=1))
-
-    def ffn_names(self) -> list[str]:
-        """The modules whose ``(B·T, ffn)`` outputs are the gated feed-forward units."""
-        return [f"blocks.{i}.forget" for i in range(len(self.blocks))]
+    def switches(self, h: torch.Tensor) -> torch.Tensor:
+        return super().switches(h.detach())
 
 
 @dataclass(frozen=True)
-class PluginRun:
-    forgetting: bool = True
-    lam: float = 0.1
-    beta: float = 1e-5
-    dataset: str = "fashion-mnist"
-    train_size: int | None = 10000
+class PlugRun:
+    """One training run of the chapter: architecture, variant, learning rate, budget, seed."""
+
+    arch: str = "cnn"
+    variant: str = "unit"
+    lr: float = 0.05
+    train_size: int | None = 4000
     epochs: int = 3
-    lr: float = 1e-3
     batch_size: int = 128
+    eval_size: int | None = None
     seed: int = 0
 
-    def build(self) -> RowTransformer:
+    def build(self) -> nn.Module:
+        """The untrained network (the same weights for the same seed), plugged unless plain."""
+        spec = ARCHITECTURES[self.arch]
         seed_everything(self.seed)
-        return RowTransformer(forgetting=self.forgetting)
+        model = spec["build"]()
+        if self.variant != "plain":
+            layer = DetachedGate if self.variant == "detached" else ForgettingLayer
+            model, _ = insert_forgetting_layers(model, torch.zeros(2, *spec["shape"]),
+                                                unit_gain=self.variant == "unit", layer=layer)
+        return model
 
     def regularisers(self) -> list:
-        return [Forgetting(self.lam, self.beta)] if self.forgetting else []
+        return [] if self.variant == "plain" else [Forgetting(LAM)]
 
 
 def settings(profile: str) -> dict:
     check_profile(profile)
     return by_profile(profile,
-                      smoke=dict(train_size=1000, epochs=1, seeds=[0], lams=[0.1], betas=[1e-5],
-                                 prune_eval=1000),
-                      book=dict(train_size=10000, epochs=3, seeds=[0, 1, 2], lams=[0.1, 1.0],
-                                betas=[0.0, 1e-5], prune_eval=5000),
+                      smoke=dict(train_size=300, epochs=1, seeds=[0], lr_index=(1, 2),
+                                 eval_size=500, prune_eval=300, timing_steps=3),
+                      book=dict(train_size=3000, epochs=3, seeds=[0, 1], lr_index=(0, 1, 2),
+                                eval_size=5000, prune_eval=2000, timing_steps=20),
                       paper=dict(train_size=None, epochs=15, seeds=[0, 1, 2, 3, 4],
-                                 lams=[0.1, 1.0], betas=[0.0, 1e-5, 1e-4], prune_eval=None))
+                                 lr_index=(0, 1, 2, 3), eval_size=None, prune_eval=None,
+                                 timing_steps=50))
 
 
 def seeds(profile: str) -> list[int]:
     return list(settings(profile)["seeds"])
 
 
-def _splits(spec: PluginRun):
-    full = afm_data.load_dataset(spec.dataset, train=True)
-    train_set, val_set = afm_data.train_val_split(full, 0.1, seed=0)
-    return (afm_data.subset(train_set, spec.train_size, seed=spec.seed), val_set,
-            afm_data.load_dataset(spec.dataset, train=False))
+def lrs(profile: str, arch: str) -> list[float]:
+    """The learning-rate grid of ``arch`` in ``profile``."""
+    grid = ARCHITECTURES[arch]["lrs"]
+    return [grid[i] for i in settings(profile)["lr_index"]]
 
 
-def _train(spec: PluginRun) -> dict:
-    train_set, val_set, test_set = _splits(spec)
+def splits(arch: str, train_size: int | None, seed: int, eval_size: int | None = None):
+    """``(train, validation, test)``: 10 % of the training set held out for validation;
+    ``eval_size`` (if not None) samples of the validation and test sets."""
+    name = ARCHITECTURES[arch]["dataset"]
+    train_set, val_set = afm_data.train_val_split(afm_data.load_dataset(name, train=True), 0.1, seed=0)
+    test_set = afm_data.load_dataset(name, train=False)
+    return (afm_data.subset(train_set, train_size, seed=seed), afm_data.subset(val_set, eval_size),
+            afm_data.subset(test_set, eval_size))
+
+
+def _train(spec: PlugRun) -> dict:
+    train_set, val_set, test_set = splits(spec.arch, spec.train_size, spec.seed, spec.eval_size)
     model = spec.build()
     config = TrainConfig(epochs=spec.epochs, batch_size=spec.batch_size, lr=spec.lr,
-                         optimizer="adam", seed=spec.seed)
-    history = train(model, train_set, config, spec.regularisers(), eval_data=val_set,
-                    desc=f"transformer {'P&PF' if spec.forgetting else 'plain'} seed={spec.seed}")
+                         optimizer=ARCHITECTURES[spec.arch]["optimizer"], seed=spec.seed)
+    start = time.perf_counter()
+    try:
+        history = train(model, train_set, config, spec.regularisers(),
+                        desc=f"{spec.arch} {spec.variant} lr={spec.lr:g} seed={spec.seed}")
+        loss, diverged = history.loss, False
+    except FloatingPointError:  # the loss became NaN: the run failed at this learning rate
+        loss, diverged = [], True
     model.cpu()
-    return {"state_dict": model.state_dict(), "history": history,
-            "val_acc": evaluate(model, val_set), "test_acc": evaluate(model, test_set)}
-
-
-def plugin_run(spec: PluginRun) -> dict:
-    """Train (or load from the result cache) one transformer."""
-    return cached("plugin_run", asdict(spec), lambda: _train(spec))
-
-
-def _base(profile: str) -> PluginRun:
-    s = settings(profile)
-    return PluginRun(train_size=s["train_size"], epochs=s["epochs"])
-
-
-def choose_lam_beta(profile: str, jobs: int | None = None, scheduler=None) -> dict:
-    """(λ, β) for the plugged-in layer, by validation accuracy (seed 0)."""
-    s = settings(profile)
-    grid = [replace(_base(profile), lam=lam, beta=beta) for lam in s["lams"] for beta in s["betas"]]
-    todo = [g for g in grid if not is_cached("plugin_run", asdict(g))]
-    if todo:
-        run_many(plugin_run, [(g,) for g in todo], jobs=jobs, scheduler=scheduler,
-                 desc="validation grid")
-    vals = [plugin_run(g)["val_acc"] for g in grid]
-    best = grid[int(np.argmax(vals))]
-    return {"lam": best.lam, "beta": best.beta,
-            "grid": [{"lam": g.lam, "beta": g.beta, "val_acc": v} for g, v in zip(grid, vals)]}
-
-
-def compare(profile: str, seed: int = 0) -> dict:
-    """Plain vs plugged-in transformer for one seed: accuracy, sparsity of the feed-forward
-    units (Eq. 1, over tokens), parameters, and accuracy as feed-forward units are pruned by
-    importance (Ω for the forgetting layer, mean |activation| for the plain model)."""
-    chosen = choose_lam_beta(profile)
-    test = afm_data.load_dataset(_base(profile).dataset, train=False)
-    batches = [(test.tensors[0][i:i + 1000], test.tensors[1][i:i + 1000])
-               for i in range(0, len(test), 1000)]
-    n_prune = settings(profile)["prune_eval"] or len(test)
-    prune_set = (test.tensors[0][:n_prune], test.tensors[1][:n_prune])
-    out = {"lam": chosen["lam"], "beta": chosen["beta"], "prune_eval": n_prune}
-    for forgetting in (False, True):
-        spec = replace(_base(profile), forgetting=forgetting, lam=chosen["lam"],
-                       beta=chosen["beta"], seed=seed)
-        run = plugin_run(spec)
-        model = spec.build()
-        model.load_state_dict(run["state_dict"])
-        model.eval()
-        names = model.ffn_names()
-        if forgetting:
-            omega = neuron_importance(model, batches)
-            scores = {name: omega[name] for name in names}
-        else:
-            scores = activation_importance(model, batches, names=names)
-        acts = capture_activations(model, batches[:2], names=[n.replace("forget", "act") for n in names],
-                                   reduce_spatial=False)
-        out["plain" if not forgetting else "forgetting"] = {
-            "test_acc": run["test_acc"], "val_acc": run["val_acc"],
+    return {"state_dict": {k: v.detach().clone() for k, v in model.state_dict().items()},
+            "loss": loss, "batch_loss": [] if diverged else history.batch_loss, "diverged": diverged,
+            "val_acc": 0.1 if diverged else evaluate(model, val_set),
+            "test_acc": 0.1 if diverged else evaluate(model, test_set),
             "parameters": sum(p.numel() for p in model.parameters()),
-            "sparsity": [sparsity(a) for a in _token_acts(acts, model)],
-            "importance": {k: v.numpy() for k, v in scores.items()},
-            "prune_fractions": list(PRUNE_FRACTIONS),
-            "prune_acc": ablation_curve(model, prune_set, scores, PRUNE_FRACTIONS, order="positive"),
-            "seconds": run["history"].seconds,
-        }
+            "seconds": time.perf_counter() - start}
+
+
+def plug_run(spec: PlugRun) -> dict:
+    """Train (or load from the result cache) one run."""
+    return cached("plug_run", asdict(spec), lambda: _train(spec))
+
+
+def grid(profile: str, seed: int | None = None) -> list[PlugRun]:
+    """Every run of ``profile`` (of one seed, or of all): architecture × variant × lr × seed."""
+    s = settings(profile)
+    return [PlugRun(arch, variant, lr, s["train_size"], s["epochs"], eval_size=s["eval_size"], seed=sd)
+            for sd in (s["seeds"] if seed is None else [seed])
+            for arch in ARCHITECTURES for variant in VARIANTS for lr in lrs(profile, arch)]
+
+
+def prepare(profile: str, jobs: int | None = None, scheduler=None) -> None:
+    """Train every run of ``profile`` not yet cached, in parallel."""
+    todo = [g for g in grid(profile) if not is_cached("plug_run", asdict(g))]
+    if todo:
+        run_many(plug_run, [(g,) for g in todo], jobs=jobs, scheduler=scheduler,
+                 desc=f"{len(todo)} plug-in runs")
+
+
+def omega_pruning(spec: PlugRun, n_eval: int | None) -> dict:
+    """What Ω says about a trained plugged network: Ω of every gated unit, the share of each
+    layer among the 30 % least important units, and test accuracy as the least important (by
+    Ω) or random units are silenced (:func:`afm.analysis.ablation.ablation_curve`)."""
+    model = spec.build()
+    model.load_state_dict(plug_run(spec)["state_dict"])
+    model.eval()
+    test_set = splits(spec.arch, 0, spec.seed)[2]
+    x, y = test_set.tensors
+    n = len(y) if n_eval is None else min(n_eval, len(y))
+    omega = neuron_importance(model, [(x[i:i + 500], None) for i in range(0, n, 500)])
+    removed = units_to_remove(omega, 0.3, "positive")
+    curves = {order: ablation_curve(model, (x[:n], y[:n]), omega, PRUNE_FRACTIONS, order, seed=spec.seed)
+              for order in ("positive", "random")}
+    return {"omega": {k: v.numpy() for k, v in omega.items()},
+            "removed_share": {k: len(v) / len(omega[k]) for k, v in removed.items()},
+            "fractions": list(PRUNE_FRACTIONS), "acc_omega": curves["positive"],
+            "acc_random": curves["random"], "lr": spec.lr}
+
+
+def seed_results(profile: str, seed: int = 0) -> dict:
+    """One seed of the chapter: every run's accuracies, and Ω read from each plug-in-default
+    network trained at its architecture's usual learning rate."""
+    s = settings(profile)
+    rows = []
+    for spec in grid(profile, seed):
+        run = plug_run(spec)
+        rows.append({"arch": spec.arch, "variant": spec.variant, "lr": spec.lr,
+                     "val_acc": run["val_acc"], "test_acc": run["test_acc"],
+                     "diverged": run["diverged"], "parameters": run["parameters"]})
+    omega = {}
+    for arch in ARCHITECTURES:
+        grid_lrs = lrs(profile, arch)
+        usual = min(grid_lrs, key=lambda lr: abs(np.log(lr / ARCHITECTURES[arch]["usual"])))
+        omega[arch] = omega_pruning(PlugRun(arch, "unit", usual, s["train_size"], s["epochs"],
+                                            eval_size=s["eval_size"], seed=seed), s["prune_eval"])
+    return {"rows": rows, "omega": omega}
+
+
+def choose_lr(rows: list[dict], arch: str, variant: str) -> dict:
+    """The row of the learning rate with the best *validation* accuracy (ties: the smaller lr)."""
+    candidates = sorted((r for r in rows if r["arch"] == arch and r["variant"] == variant),
+                        key=lambda r: r["lr"])
+    return max(candidates, key=lambda r: r["val_acc"])
+
+
+def step_times(profile: str) -> dict:
+    """Median seconds of one training step (forward, losses, backward, SGD step; batch 128, one
+    thread) of each network, plain and plugged, timed in interleaved rounds; and parameters."""
+    return cached("plug_step_times", {"profile": profile},
+                  lambda: measure_step_times(settings(profile)["timing_steps"]))
+
+
+def measure_step_times(steps: int) -> dict:
+    """``{arch: {"plain_s", "plugged_s", "ratio", "plain_params", "plugged_params"}}``: median
+    step seconds over ``steps`` interleaved steps, plugged = the plug-in default + Eq. (6)."""
+    import statistics
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    out = {}
+    try:
+        for arch, spec in ARCHITECTURES.items():
+            x = torch.rand(128, *spec["shape"])
+            y = torch.randint(0, 10, (128,))
+            fns = {v: step_fn(PlugRun(arch, v), x, y) for v in ("plain", "unit")}
+            times = {v: [] for v in fns}
+            for _ in range(steps):
+                for v, fn in fns.items():
+                    start = time.perf_counter()
+                    fn()
+                    times[v].append(time.perf_counter() - start)
+            med = {v: statistics.median(t[1:] or t) for v, t in times.items()}
+            out[arch] = {"plain_s": med["plain"], "plugged_s": med["unit"],
+                         "ratio": med["unit"] / med["plain"],
+                         "plain_params": _count(PlugRun(arch, "plain").build()),
+                         "plugged_params": _count(PlugRun(arch, "unit").build())}
+    finally:
+        torch.set_num_threads(previous)
     return out
 
 
-def _token_acts(acts: dict, model: RowTransformer) -> list[torch.Tensor]:
-    """The feed-forward units' activations as ``(tokens, ffn)`` per block."""
-    ffn = model.blocks[0].up.out_features
-    return [a.reshape(-1, ffn) for a in acts.values()]
+def _count(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+def step_fn(spec: PlugRun, x: torch.Tensor, y: torch.Tensor):
+    """One training step of ``spec``'s network on ``(x, y)`` (momentum SGD), as a closure."""
+    model = spec.build().train()
+    regs = spec.regularisers()
+    opt = torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9)
+
+    def step() -> None:
+        loss = nn.functional.cross_entropy(model(x), y) + sum(r(model) for r in regs)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+    return step

@@ -31,10 +31,10 @@ from afm.lab.sweep import run_many
 from afm.plotting import own_model as plotting_own_model
 
 # Chapter 9's figure (not in the paper); its module declares no registry entry of its own yet.
-_OWN_MODEL = [Figure("plugin", "A transformer with forgetting layers in its MLP blocks (not in the paper)",
-                     "09_own_model", plot=plotting_own_model.fig_plugin_by_seed,
-                     compute=own_model.compare, seeds=own_model.seeds,
-                     prepare=own_model.choose_lam_beta)]
+_OWN_MODEL = [Figure("plugin", "Forgetting layers plugged into three networks: accuracy vs learning "
+                     "rate (not in the paper)", "09_own_model", plot=plotting_own_model.fig_lr_grid,
+                     compute=own_model.seed_results, seeds=own_model.seeds,
+                     prepare=own_model.prepare)]
 
 _ALL = [*forgetting_layer.FIGURES, *sparse_coding.FIGURES, *neuron_importance.FIGURES,
         *efficient_learning.FIGURES, *balance.FIGURES, *long_memory.FIGURES, *_OWN_MODEL]
