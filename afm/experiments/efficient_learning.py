@@ -293,38 +293,6 @@ def summarise_3a(per_seed: dict[int, dict]) -> dict:
     return out
 
 
-def verdicts_3a(summary: dict) -> dict:
-    """The Fig. 3a claims, with criteria fixed before any run.
-
-    * ``gain``: the forgetting layer's gain over SGD, in accuracy points, at the size
-      where it is largest. Reproduced: ≥ 10 points ("nearly 13 %") and positive in
-      every seed, at some size; partly: positive in every seed at some size but
-      under 10 points; not reproduced: no size where it is positive in every seed.
-    * ``ordering``: the paper's sgd < l1 < l2 < forgetting (means). Reproduced: the
-      ordering holds at every size; partly: at some size, or the forgetting layer
-      beats both L1 and L2 at every size; not reproduced: otherwise.
-    """
-    sizes = list(summary)
-    best = max(sizes, key=lambda n: summary[n]["forgetting"]["gain"])
-    gains = np.array(summary[best]["forgetting"]["gains"])
-    positive_some = any(all(g > 0 for g in summary[n]["forgetting"]["gains"]) for n in sizes)
-    big = bool((gains > 0).all() and gains.mean() >= 0.10)
-    gain_verdict = "reproduced" if big else ("partly" if positive_some else "not reproduced")
-
-    def ordered(n):
-        acc = [summary[n][m]["acc"] for m in METHODS]
-        return all(a < b for a, b in zip(acc, acc[1:]))
-
-    def beats_both(n):
-        f = summary[n]["forgetting"]["acc"]
-        return f > summary[n]["l1"]["acc"] and f > summary[n]["l2"]["acc"]
-
-    order_all = all(ordered(n) for n in sizes)
-    order_some = any(ordered(n) for n in sizes) or all(beats_both(n) for n in sizes)
-    return {"gain": gain_verdict, "gain_size": best, "gain_value": float(gains.mean()),
-            "gain_std": _std(gains), "gain_relative": float(gains.mean() / summary[best]["sgd"]["acc"]),
-            "ordered": {n: ordered(n) for n in sizes}, "beats_both": {n: beats_both(n) for n in sizes},
-            "ordering": "reproduced" if order_all else ("partly" if order_some else "not reproduced")}
 
 
 # --- The VGG-9 of Fig. 3b and 3c ----------------------------------------------------------------
@@ -482,31 +450,6 @@ def convergence(profile: str, seed: int = 0) -> dict:
     return out
 
 
-def verdicts_3c(per_seed: dict[int, dict]) -> dict:
-    """The Fig. 3c claims (criteria fixed before any run).
-
-    * ``complete``: the complete layer "substantially reduces the loss value" and its
-      curve "is smoother" than ``sgd``: final-epoch training loss lower *and* total
-      variation lower, in every seed (reproduced); one of the two in every seed, or
-      both in some seed (partly); otherwise not reproduced.
-    * ``without``: ``forgetting layer*`` "has considerably higher loss values and more
-      fluctuating curves than the vanilla model": final loss higher *and* total
-      variation higher than ``sgd``, judged the same way.
-    """
-    def judge(variant: str, sign: int) -> tuple[str, dict]:
-        loss = np.array([sign * (r["runs"][variant]["final_loss"] - r["runs"]["sgd"]["final_loss"]) < 0
-                         for r in per_seed.values()])
-        tv = np.array([sign * (r["runs"][variant]["tv"] - r["runs"]["sgd"]["tv"]) < 0
-                       for r in per_seed.values()])
-        both = loss & tv
-        verdict = ("reproduced" if both.all() else
-                   "partly" if loss.all() or tv.all() or both.any() else "not reproduced")
-        return verdict, {"loss": loss.tolist(), "tv": tv.tolist()}
-
-    complete, c_detail = judge("forgetting", +1)
-    without, w_detail = judge("forgetting*", -1)
-    return {"complete": complete, "complete_holds": c_detail,
-            "without": without, "without_holds": w_detail}
 
 
 # --- Fig. 3b: pruning the trained VGG-9 ---------------------------------------------------------
@@ -641,34 +584,3 @@ def smallest_kept(fractions, acc, unpruned: float, tolerance: float = TOLERANCE)
     recovers after a dip is credited with its smallest good fraction)."""
     good = [f for f, a in zip(fractions, acc) if a >= unpruned - tolerance]
     return float(min(good)) if good else 1.0
-
-
-def verdicts_3b(per_seed: dict[int, dict]) -> dict:
-    """The Fig. 3b claims (criteria fixed before any run).
-
-    * ``few``: Eq. (2) pruning keeps the accuracy (within 1 point) with ≤ 25 % of the
-      weights ("approximately 20 %") *and* within 10 points of OBD's smallest fraction
-      ("close to the level of OBS"): both in every seed → reproduced; both in some seed,
-      or one of them in every seed → partly; otherwise not reproduced.
-    * ``random``: random pruning is "far worse": at 20 % of the weights its accuracy is at
-      least 10 points below Eq. (2)'s, in every seed → reproduced; in some → partly.
-    """
-    kept_imp = np.array([r["kept"]["importance"] for r in per_seed.values()])
-    kept_obd = np.array([r["kept"]["obd"] for r in per_seed.values()])
-    small = kept_imp <= 0.25 + 1e-9
-    close = kept_imp - kept_obd <= 0.10 + 1e-9
-    both = small & close
-    few = ("reproduced" if both.all() else
-           "partly" if both.any() or small.all() or close.all() else "not reproduced")
-    drops = []
-    for r in per_seed.values():
-        i = int(np.argmin(np.abs(np.asarray(r["fractions"]) - PAPER_FRACTION)))
-        drops.append(r["acc"]["importance"][i] - r["acc"]["random"][i])
-    drops = np.array(drops)
-    far = drops >= 0.10
-    return {"few": few, "kept_importance": kept_imp.tolist(), "kept_obd": kept_obd.tolist(),
-            "kept_random": [r["kept"]["random"] for r in per_seed.values()],
-            "kept_importance_layer": [r["kept"].get("importance_layer", 1.0) for r in per_seed.values()],
-            "kept_magnitude": [r["kept"].get("magnitude", 1.0) for r in per_seed.values()],
-            "random": "reproduced" if far.all() else ("partly" if far.any() else "not reproduced"),
-            "random_gap_at_20": drops.tolist()}

@@ -135,7 +135,7 @@ def lateral_interactions(profile: str, seed: int = 0, layer: int = 0) -> dict:
     rho_received = stats.spearmanr(omega[active].numpy(), received.numpy()).statistic
     return {"layer": name, "lam": chosen["lam"], "beta": chosen["beta"],
             "omega": omega.numpy(), "M": m.numpy(), "exerted": exerted.numpy(),
-            "received": received.numpy(), "active": active.numpy(),
+            "received": received.numpy(), "active": active.numpy(), "mean_h": mean_h.numpy(),
             "spearman_exerted": float(rho_exerted), "spearman_received": float(rho_received),
             "dead_neurons": int((~active).sum())}
 

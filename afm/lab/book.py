@@ -77,17 +77,57 @@ def main(argv: list[str]) -> None:
         print(out / f"{chapter.stem}.ipynb")
 
 
-if __name__ == "__main__":
-    main(sys.argv[1:])
+def strip_docstring(source: str) -> str:
+    """``source`` (a function or class definition) without the docstrings of the definitions in it.
+
+    Example:
+        >>> print(strip_docstring("def f(x):\\n    'Twice x.'\\n    return 2 * x\\n"))
+        def f(x):
+            return 2 * x
+        <BLANKLINE>
+    """
+    import ast
+    import textwrap
+
+    src = textwrap.dedent(source)
+    lines = src.splitlines(keepends=True)
+    drop = set()
+    for node in ast.walk(ast.parse(src)):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and node.body:
+            first = node.body[0]
+            if (isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant)
+                    and isinstance(first.value.value, str)):
+                drop.update(range(first.lineno - 1, first.end_lineno))
+    return "".join(line for i, line in enumerate(lines) if i not in drop)
 
 
-def show_source(obj) -> "IPython.display.Code":
-    """The source of an ``afm`` function or class, highlighted: chapters show the code that runs."""
+def show_source(obj, docstring: bool = False) -> "IPython.display.Code":
+    """The source of an ``afm`` function or class, highlighted: chapters show the code that runs.
+
+    Without its docstring by default (the chapter's prose says what it does); ``docstring=True``
+    keeps it.
+    """
     import inspect
 
     from IPython.display import Code
 
-    return Code(inspect.getsource(obj), language="python")
+    source = inspect.getsource(obj)
+    return Code(source if docstring else strip_docstring(source), language="python")
+
+
+def glue_numbers(numbers: dict, prefix: str) -> None:
+    """:func:`glue` each ``name: value`` of ``numbers`` as ``<prefix>_<name>`` (no display)."""
+    for name, value in numbers.items():
+        glue(f"{prefix}_{name}", value)
+
+
+def glue_claims(claims, prefix: str) -> None:
+    """Glue the ``numbers`` of every claim (a Claim or an iterable of them) as ``<prefix>_<name>``,
+    the names the chapter's prose uses in ``{glue:text}`` (verdicts included)."""
+    from afm.lab.claims import Claim
+
+    for claim in [claims] if isinstance(claims, Claim) else claims:
+        glue_numbers(claim.numbers, prefix)
 
 
 def glue(name: str, value, display: bool = False):
@@ -97,3 +137,7 @@ def glue(name: str, value, display: bool = False):
     if hasattr(value, "item") and getattr(value, "ndim", 1) == 0:
         value = value.item()
     return _glue(name, value, display=display)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
