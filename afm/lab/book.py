@@ -121,6 +121,17 @@ def glue_numbers(numbers: dict, prefix: str) -> None:
         glue(f"{prefix}_{name}", value)
 
 
+def glue_spreads(arrays: dict, prefix: str, scale: float = 1.0) -> None:
+    """For each ``name: per-seed values`` glue ``<prefix>_<name>`` (mean × ``scale``) and
+    ``<prefix>_<name>_std`` (sample std over seeds × ``scale``)."""
+    from afm.lab.claims import spread
+
+    for name, values in arrays.items():
+        mean, std = spread(values)
+        glue(f"{prefix}_{name}", scale * mean)
+        glue(f"{prefix}_{name}_std", scale * std)
+
+
 def glue_claims(claims, prefix: str) -> None:
     """Glue the ``numbers`` of every claim (a Claim or an iterable of them) as ``<prefix>_<name>``,
     the names the chapter's prose uses in ``{glue:text}`` (verdicts included)."""

@@ -42,6 +42,24 @@ MIN_END_SHARE = 0.05
 MIN_ENDS_SHARE = 0.5
 
 
+def ablation_measures(summaries: list[dict]) -> dict:
+    """Per-seed arrays from ``neuron_importance.ablation_summary`` of each seed: accuracy
+    intact (``base``), lost at 80 % removed (``drop80``), left at 5 % inverse (``inv5``),
+    random at 80 % and 5 %, the same with an equal share per layer (``st_*``), and ``auc``
+    ``{order: (seeds,)}``."""
+    get = lambda *keys: np.array([_dig(x, keys) for x in summaries])  # noqa: E731
+    return {"base": get("base"), "drop80": get("drop_at_80"), "inv5": get("inverse_at_5"),
+            "rand80": get("random_at_80"), "rand5": get("random_at_5"),
+            "st_drop80": get("stratified", "drop_at_80"), "st_inv5": get("stratified", "inverse_at_5"),
+            "auc": {o: get("auc", o) for o in ("positive", "random", "inverse")}}
+
+
+def _dig(d: dict, keys: tuple):
+    for k in keys:
+        d = d[k]
+    return d
+
+
 def positive_order_80(drop80, *, profile: str | None = None, details: dict | None = None) -> Claim:
     """Fig. 2a, positive order: per seed, the accuracy lost after ablating the 80 % of neurons
     with the lowest Ω (one ranking over all layers), as a fraction.
@@ -187,10 +205,14 @@ def irs_polarises(omega_ers: list, omega_full: list, *, profile: str | None = No
     pol = np.array([[polarisation(full[l]) - polarisation(ers[l]) for l in full]
                     for ers, full in zip(omega_ers, omega_full)])
     verdict = per_seed(np.all(pol > 0, axis=1))
+    numbers = {"verdict_polar": verdict}
+    for key, omega in (("ers", omega_ers), ("full", omega_full)):
+        for i, layer in enumerate(omega[0]):
+            numbers[f"{key}_polarisation_{i}"] = np.mean([polarisation(seed[layer]) for seed in omega])
     return make_claim(CLAIMS, CHAPTER, "fig2d-irs-polarises",
                       "polarisation 2·E|Ω - 1/2|, ERS + IRS minus ERS, mean over hidden layers",
-                      pol.mean(axis=1), verdict, profile=profile,
-                      numbers={"verdict_polar": verdict}, details={"difference_per_layer": pol})
+                      pol.mean(axis=1), verdict, profile=profile, numbers=numbers,
+                      details={"difference_per_layer": pol})
 
 
 def ks_uniform(values) -> tuple[float, float]:
