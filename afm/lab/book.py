@@ -115,6 +115,26 @@ def show_source(obj, docstring: bool = False) -> "IPython.display.Code":
     return Code(source if docstring else strip_docstring(source), language="python")
 
 
+def listing(values, fmt: str = "{:g}") -> str:
+    """``values`` as prose: ``"0.1, 1, 10"``.
+
+    Example:
+        >>> listing([0.1, 1.0, 10.0]), listing([1000, 5000], "{:,}")
+        ('0.1, 1, 10', '1,000, 5,000')
+    """
+    return ", ".join(fmt.format(v) for v in values)
+
+
+def images(n: int | None, total: int) -> str:
+    """A training-set size as prose: ``"all 54,000"`` for None (the whole set), else ``"1,000"``.
+
+    Example:
+        >>> images(None, 54000), images(1000, 54000)
+        ('all 54,000', '1,000')
+    """
+    return f"all {total:,}" if n is None else f"{n:,}"
+
+
 def glue_numbers(numbers: dict, prefix: str) -> None:
     """:func:`glue` each ``name: value`` of ``numbers`` as ``<prefix>_<name>`` (no display)."""
     for name, value in numbers.items():

@@ -183,3 +183,78 @@ def features_compact_and_separated(silhouette: dict, ratio: dict, *,
                       "network's (original feature space); distance ratios in details", sil_gap,
                       verdict, profile=profile, numbers=numbers,
                       details={"silhouette": silhouette, "distance_ratio": ratio})
+
+
+# --- the tables the chapter shows beside its claims -----------------------------------------------
+
+def _pm(values, scale: float = 1.0, digits: int = 2) -> str:
+    mean, std = spread(np.asarray(values, float) * scale)
+    return f"{mean:.{digits}f} ± {std:.{digits}f}"
+
+
+def table_4a(per_seed: dict, summary: dict) -> tuple["pandas.DataFrame", dict]:
+    """Fig. 4a's table (accuracy and sparsity per method, mean ± std over seeds, sparsity per
+    hidden layer, differences from sgd with Welch's t-test p-values) and the p-values the
+    prose glues (``p_acc_<m>``, ``p_sp_<m>``, ``p_sc_acc``, ``p_sc_sp``)."""
+    import pandas as pd
+
+    from afm.experiments.balance import welch
+
+    rows, numbers = [], {}
+    for m, s in summary.items():
+        layers = {k: np.mean([r[m]["layers"][k] for r in per_seed.values()])
+                  for k in next(iter(per_seed.values()))[m]["layers"]}
+        acc, sp = (welch(s[f"{k}_values"], summary["sgd"][f"{k}_values"]) for k in ("acc", "sparsity"))
+        numbers |= {f"p_acc_{m}": acc["p"], f"p_sp_{m}": sp["p"]}
+        rows.append({"method": m, "test accuracy (%)": _pm(s["acc_values"], 100), "sparsity": _pm(s["sparsity_values"], 1, 3),
+                     **{f"S {k.replace('.act', '')}": f"{v:.3f}" for k, v in layers.items()},
+                     "Δ accuracy vs sgd (p)": "" if m == "sgd" else f"{100 * acc['diff']:+.2f} ({acc['p']:.2f})",
+                     "Δ sparsity vs sgd (p)": "" if m == "sgd" else f"{sp['diff']:+.3f} ({sp['p']:.2g})",
+                     "n": s["n"]})
+    for k, key in (("acc", "p_sc_acc"), ("sparsity", "p_sc_sp")):
+        numbers[key] = welch(summary["i_short_cut"][f"{k}_values"], summary["inhibition"][f"{k}_values"])["p"]
+    return pd.DataFrame(rows), numbers
+
+
+def table_4b(per_seed: dict) -> tuple["pandas.DataFrame", dict]:
+    """Fig. 4b's table (mean accuracy lost to perturbation per layer, plain and complete, their
+    gap, seeds with a positive gap) and the numbers the prose glues (``gap_<layer>``,
+    ``gap_std_<layer>``, ``full_<layer>_sgd``/``_li``: accuracy with every neuron perturbed)."""
+    import pandas as pd
+
+    drops = [r["drop"] for r in per_seed.values()]
+    rows, numbers = [], {}
+    for layer in next(iter(per_seed.values()))["layers"]:
+        key = layer.replace(".main", "").replace(".", "")
+        gap = np.array([d["sgd"][layer] - d["lateral_inhibition"][layer] for d in drops])
+        numbers |= {f"gap_{key}": 100 * spread(gap)[0], f"gap_std_{key}": 100 * spread(gap)[1],
+                    **{f"full_{key}_{s}": 100 * np.mean([r["curves"][m][layer][-1].mean() for r in per_seed.values()])
+                       for m, s in (("sgd", "sgd"), ("lateral_inhibition", "li"))}}
+        rows.append({"layer": layer.replace(".main", ""),
+                     "mean loss, sgd (points)": _pm([d["sgd"][layer] for d in drops], 100),
+                     "mean loss, forgetting (points)": _pm([d["lateral_inhibition"][layer] for d in drops], 100),
+                     "gap (points)": _pm(gap, 100), "seeds with gap > 0": f"{int((gap > 0).sum())}/{gap.size}"})
+    return pd.DataFrame(rows), numbers
+
+
+def table_noise_scale(per_seed: dict) -> tuple["pandas.DataFrame", dict]:
+    """Accuracy with *every* neuron of one layer perturbed, per noise scale c (mean ± std over
+    network seeds × repetitions), and the forgetting − sgd gap at the largest c per layer
+    (``c_largest``, ``c_gap_<layer>``)."""
+    import pandas as pd
+
+    first = next(iter(per_seed.values()))
+    rows, numbers = [], {"c_largest": max(first["std_rels"])}
+    for layer in first["layers"]:
+        for c in first["std_rels"]:
+            acc = {m: 100 * np.concatenate([r["all_neurons"][c][m][layer] for r in per_seed.values()])
+                   for m in ("sgd", "lateral_inhibition")}
+            gap = round(float(acc["lateral_inhibition"].mean() - acc["sgd"].mean()), 2)
+            rows.append({"layer": layer.replace(".main", ""), "c": c,
+                         "sgd (%)": f"{acc['sgd'].mean():.2f} ± {acc['sgd'].std():.2f}",
+                         "forgetting layer (%)": f"{acc['lateral_inhibition'].mean():.2f} ± "
+                                                 f"{acc['lateral_inhibition'].std():.2f}",
+                         "forgetting − sgd (points)": gap})
+            if c == numbers["c_largest"]:
+                numbers[f"c_gap_{layer.replace('.main', '').replace('.', '')}"] = gap
+    return pd.DataFrame(rows), numbers

@@ -171,3 +171,63 @@ def without_losses(final_loss: dict, tv_relative: dict, *, profile: str | None =
                       "final-epoch training loss, forgetting layer* minus sgd; relative total "
                       "variation difference in details", d, verdict, profile=profile,
                       numbers={"verdict_star": verdict}, details={"holds": holds})
+
+
+# --- the numbers and the table the chapter shows beside Fig. 3b ---------------------------------
+
+RULE_NAMES = {"random": "random", "obd": "OBD (iterative, fine-tuned)", "importance": "Eq. (2)",
+              "importance_layer": "Eq. (2) within each layer (reference)",
+              "importance_reversed": "Eq. (2) reversed, within each layer (diagnostic)",
+              "magnitude": "|w| (reference)"}
+
+
+def nearest(fractions, target: float) -> int:
+    """The index of the kept fraction nearest ``target``."""
+    return int(np.argmin(np.abs(np.asarray(fractions, float) - target)))
+
+
+def pruning_measures(per_seed: dict, fractions) -> dict:
+    """Fig. 3b's per-seed numbers: ``kept`` (smallest fraction within 1 point) and ``acc20``
+    (accuracy at the kept fraction nearest 20 %), ``{rule: (seeds,)}``, with ``i20``."""
+    runs, i20 = [per_seed[s] for s in sorted(per_seed)], nearest(fractions, 0.2)
+    rules = list(runs[0]["kept"])
+    return {"i20": i20, "kept": {r: np.array([x["kept"][r] for x in runs]) for r in rules},
+            "acc20": {r: np.array([x["acc"][r][i20] for x in runs]) for r in rules}}
+
+
+def pruning_numbers(per_seed: dict, fractions) -> dict:
+    """What the prose says about the pruned VGG-9s besides the verdicts: accuracies unpruned and
+    as trained, OBD's best, the spread of Ω and its rank correlation with activity, the network's
+    size, and how much of the first and last layer one global Eq. (2) threshold keeps at 80 %."""
+    runs, i80 = [per_seed[s] for s in sorted(per_seed)], nearest(fractions, 0.8)
+    omegas = np.concatenate([np.concatenate([np.asarray(o) for o in r["omega"].values()]) for r in runs])
+    rho = {n: np.mean([r["omega_activity_spearman"][n] for r in runs]) for n in runs[0]["omega_activity_spearman"]}
+    names = list(runs[0]["layers"]["importance"][i80])
+    return {"unpruned": 100 * np.mean([r["unpruned"] for r in runs]),
+            "as_trained": 100 * np.mean([r["as_trained"] for r in runs]),
+            "obd_above": 100 * np.mean([max(r["acc"]["obd"]) - r["unpruned"] for r in runs]),
+            "omega_lo": np.percentile(omegas, 5), "omega_hi": np.percentile(omegas, 95),
+            "rho_fc1": rho["hidden.0.forget"], "rho_fc2": rho["hidden.1.forget"],
+            "rho_conv": np.mean([v for k, v in rho.items() if k.startswith("conv")]),
+            "weights": f"{runs[0]['weights']:,}", "gate_params": f"{runs[0]['gate_parameters']:,}",
+            "global80_first": 100 * np.mean([r["layers"]["importance"][i80][names[0]] for r in runs]),
+            "global80_last": 100 * np.mean([r["layers"]["importance"][i80][names[-1]] for r in runs]),
+            "global80_first_name": names[0].replace(".main", "").replace(".weight", "").replace(".0.0", ".0"),
+            "global80_last_name": names[-1].replace(".weight", ""),
+            "frac80": 100 * fractions[i80], "frac20": 100 * fractions[nearest(fractions, 0.2)]}
+
+
+def table_3b(per_seed: dict, fractions) -> "pandas.DataFrame":
+    """Per rule and seed: unpruned accuracy, smallest kept fraction within 1 point, accuracy at
+    the kept fraction nearest 20 % (all in %)."""
+    import pandas as pd
+
+    i20 = nearest(fractions, 0.2)
+    return pd.DataFrame([{"rule": RULE_NAMES.get(rule, rule), "seed": seed, "unpruned (%)": 100 * r["unpruned"],
+                          "smallest kept within 1 point (%)": 100 * r["kept"][rule],
+                          f"accuracy at {100 * fractions[i20]:g} % kept (%)": 100 * r["acc"][rule][i20]}
+                         for rule in _rules(per_seed) for seed, r in sorted(per_seed.items())])
+
+
+def _rules(per_seed: dict) -> list[str]:
+    return list(next(iter(per_seed.values()))["kept"])

@@ -124,3 +124,42 @@ def polarisation(method: str, plain: dict, forgetting: dict, *,
                       "(points); middle share (0.1-10 × mean) in details", d_zero, verdict,
                       profile=profile, numbers=numbers,
                       details={"plain": plain, "forgetting": forgetting})
+
+
+# --- the table the chapter shows beside Fig. 5b ---------------------------------------------------
+
+def sequence_measures(per_seed: dict) -> dict:
+    """Fig. 5b's per-seed numbers, ``{measure: {method: (seeds,)}}`` in %: ``first`` (task 1
+    after the last task), ``average`` (mean over the tasks after the last), ``learned`` (each
+    task right after learning it), ``bwt`` (backward transfer, points); and ``T``."""
+    runs = [per_seed[s] for s in sorted(per_seed)]
+    last = lambda key, m: 100 * np.array([r[key][m][-1] for r in runs])  # noqa: E731
+    methods = runs[0]["methods"]
+    return {"T": len(runs[0]["average"][methods[0]]),
+            "first": {m: last("first_task", m) for m in methods},
+            "average": {m: last("average", m) for m in methods},
+            "learned": {m: 100 * np.array([r["learning"][m] for r in runs]) for m in methods},
+            "bwt": {m: 100 * np.array([r["backward_transfer"][m] for r in runs]) for m in methods},
+            "seconds": {m: np.mean([r["seconds"][m] for r in runs]) for m in methods}}
+
+
+def table_5b(measures: dict, strengths: dict) -> tuple["pandas.DataFrame", dict]:
+    """Per method, mean ± std over seeds of each :func:`sequence_measures` measure, and the
+    numbers the prose glues (``first_<m>``, ``first_sd_<m>``, ``avg_<m>``, ``avg_sd_<m>``,
+    ``learned_<m>``, ``bwt_<m>``); ``strengths`` maps a method to its chosen strength."""
+    import pandas as pd
+
+    pm = lambda a: "{:.2f} ± {:.2f}".format(*spread(a))  # noqa: E731
+    T, rows, numbers = measures["T"], [], {}
+    for m in measures["first"]:
+        first, avg = measures["first"][m], measures["average"][m]
+        learned, bwt = measures["learned"][m], measures["bwt"][m]
+        rows.append({"method": m, "strength": f"{strengths[m]:g}" if m in strengths else "",
+                     f"task 1 after {T} tasks (%)": pm(first), f"mean over {T} tasks (%)": pm(avg),
+                     "each task right after learning it (%)": pm(learned),
+                     "backward transfer (points)": "—" if m == "joint" else pm(bwt),
+                     "training time, this run (s)": f"{measures['seconds'][m]:.0f}"})
+        numbers |= {f"learned_{m}": spread(learned)[0], f"bwt_{m}": spread(bwt)[0],
+                    f"first_{m}": spread(first)[0], f"first_sd_{m}": spread(first)[1],
+                    f"avg_{m}": spread(avg)[0], f"avg_sd_{m}": spread(avg)[1]}
+    return pd.DataFrame(rows), numbers

@@ -265,3 +265,59 @@ def plain_near_uniform(importance: list, *, alpha: float = ALPHA,
                       verdict, profile=profile, numbers=numbers,
                       details={"ks_per_layer": ks, "p_per_layer": p, "level": level})
 
+
+
+# --- the numbers and tables the chapter shows beside Fig. 2a and 2c ------------------------------
+
+def other_lambdas_table(other: dict, summarise) -> "pandas.DataFrame":
+    """Fig. 2a at every other λ of the grid (seed 0): accuracy, Ω's range, ρ(Ω, activation) and
+    the ablation numbers; ``summarise`` is ``neuron_importance.ablation_summary``."""
+    import pandas as pd
+
+    rows = []
+    for lam, r in other.items():
+        sm = summarise(r)
+        rows.append({"λ": lam, "test accuracy (%)": 100 * r["test_acc"],
+                     "Ω range": f"{r['omega_range'][0]:.3f} to {r['omega_range'][1]:.3f}",
+                     "ρ(Ω, activation)": np.mean(list(r["spearman_activation"].values())),
+                     "points lost, 80 % positive": 100 * sm["drop_at_80"],
+                     "accuracy, 5 % inverse": 100 * sm["inverse_at_5"],
+                     **{f"AUC {o}": sm["auc"][o] for o in ("positive", "random", "inverse")}})
+    return pd.DataFrame(rows)
+
+
+def overall(r: dict, ranking: str, k: int) -> float:
+    """Test accuracy over all classes (the mean of the per-class accuracies: the test set is
+    balanced) after removing the top-``k`` channels by ``ranking`` (0: intact)."""
+    return float(np.mean(r["per_class"][ranking][k]))
+
+
+def channel_measures(per_seed: dict, top_k) -> tuple[dict, dict]:
+    """Fig. 2c: per-seed accuracy drops after removing the top-k channels ``{k: {"forgetting"
+    (by Ω), "plain" (by mean activation): (seeds,)}}``, and the numbers the prose glues: classes
+    left below 20 % at the largest k, the drops of the controls (the forgetting CNN ranked by
+    activation, random channels) and the intact accuracies."""
+    runs, K = [per_seed[s] for s in sorted(per_seed)], max(top_k)
+    drop = lambda ranking, k: np.array([overall(r, ranking, 0) - overall(r, ranking, k) for r in runs])  # noqa: E731
+    drops = {k: {"forgetting": drop("forgetting, Ω", k), "plain": drop("plain, activation", k)} for k in top_k}
+    failed = {net: [int(np.sum(r["per_class"][ranking][K] < 0.2)) for r in runs]
+              for net, ranking in (("forgetting", "forgetting, Ω"), ("plain", "plain, activation"))}
+    numbers = {"failed": np.mean(failed["forgetting"]), "failed_plain": np.mean(failed["plain"]), "K": K,
+               **{f"drop_ctrl_{k}": 100 * drop("forgetting, activation", k).mean() for k in top_k},
+               **{f"drop_rand_f_{k}": 100 * np.mean([overall(r, "forgetting, Ω", 0) - r["random"]["forgetting"][k].mean()
+                                                      for r in runs]) for k in top_k},
+               **{f"cnn_acc_{n}": 100 * np.mean([r["test_acc"][n] for r in runs]) for n in ("forgetting", "plain")}}
+    return drops, numbers | {"classes_below_20pct": failed}
+
+
+def table_2c(per_seed: dict, top_k) -> "pandas.DataFrame":
+    """Test accuracy (%) over all classes per network and ranking: intact, top-k removed, k
+    random removed; mean and std over seeds."""
+    import pandas as pd
+
+    table = pd.DataFrame([{"network, ranking": ranking, "intact": 100 * overall(r, ranking, 0),
+                           **{f"top-{k} removed": 100 * overall(r, ranking, k) for k in top_k},
+                           **{f"{k} random removed": 100 * r["random"][ranking.split(",")[0]][k].mean()
+                              for k in top_k}}
+                          for r in per_seed.values() for ranking in r["per_class"]])
+    return table.groupby("network, ranking", sort=False).agg(["mean", "std"])
