@@ -10,7 +10,8 @@ The file list reads like the paper's methods section:
 * :mod:`afm.data`: MNIST, Fashion-MNIST, CIFAR-10 (JPEG stand-in), Permuted MNIST, offline;
 * :mod:`afm.train`, :mod:`afm.regularisers`: the one training loop and what plugs into it;
 * :mod:`afm.capture`, :mod:`afm.lab.profiles`, :mod:`afm.lab.cache`: activations, compute profiles, results;
-* :mod:`afm.experiments`: one function per figure of the paper.
+* :mod:`afm.experiments`: one function per figure of the paper;
+* :mod:`afm.verdicts`: one tested function per claim, the rule that judges it.
 """
 
 from afm import data
