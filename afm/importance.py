@@ -1,4 +1,4 @@
-"""What the forgetting layer learns: neuron importance Ω."""
+"""What the forgetting layer learns: neuron importance Ω, and Eq. (2), the importance of a weight."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ import torch
 from torch import nn
 
 from afm.device import to_device
-from afm.layer import forgetting_layers
+from afm.layer import ForgettingLayer, forgetting_layers
+from afm.models import Block, excitatory_of
 
 
 def neuron_importance(model: nn.Module, data: Iterable) -> dict[str, torch.Tensor]:
@@ -150,11 +151,99 @@ def layer_importance(model: nn.Module, data: Iterable, measure: str = "omega") -
     modules = dict(model.named_modules())
     out = {}
     for name, omega in neuron_importance(model, data).items():
-        parent, _, last = name.rpartition(".")
-        act = f"{parent}.act" if parent else "act"
-        if last != "forget" or act not in modules:
+        act = excitatory_of(name) if name.rpartition(".")[2] == "forget" else None
+        if act not in modules:
             raise ValueError(f"cannot tell which excitatory neurons the forgetting layer {name!r} "
                              f"gates: expected it to be 'X.forget' beside 'X.act', as in "
                              f"afm.models.Block")
         out[act] = omega
+    return out
+
+
+def prunable_weights(model: nn.Module) -> dict[str, torch.Tensor]:
+    """``{parameter name: weight}`` of every Linear and Conv layer, in the order of registration.
+
+    Example:
+        >>> from afm import MLP
+        >>> list(prunable_weights(MLP([4, 3, 2])))
+        ['hidden.0.main.weight', 'head.weight']
+    """
+    out = {}
+    for name, module in model.named_modules():
+        if isinstance(module, (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d)):
+            out[f"{name}.weight" if name else "weight"] = module.weight
+    if not out:
+        raise ValueError(f"{type(model).__name__} has no Linear or Conv layer to prune")
+    return out
+
+
+def _block_forget(model: nn.Module, weight_name: str) -> str | None:
+    """``"conv.0.main.0.weight"`` → ``"conv.0.forget"`` if that is a ForgettingLayer, else None."""
+    modules = dict(model.named_modules())
+    parts = weight_name.split(".")
+    for cut in range(len(parts) - 1, 0, -1):
+        candidate = ".".join(parts[:cut] + [Block.FORGET])
+        if candidate in modules:
+            return candidate if isinstance(modules[candidate], ForgettingLayer) else None
+    return None
+
+
+def weight_importance(model: nn.Module, omega: dict[str, torch.Tensor],
+                      outside: float = 0.0) -> dict[str, torch.Tensor]:
+    """Eq. (2) for every prunable weight of a feed-forward network of ``afm.models`` blocks.
+
+    ``θ_ij = 1 - (1 - Ω_i^l)(1 - Ω_j^(l-1))``: ``Ω^l`` of the neurons the weight
+    feeds (the forgetting layer of its own block, ``"X.forget"`` beside ``"X.main"``)
+    and ``Ω^(l-1)`` of the neurons it comes from (the previous prunable layer's
+    block, in the order of registration, which is the forward order of
+    :class:`~afm.models.MLP`, :class:`~afm.models.LeNet5` and :class:`~afm.models.VGG9`).
+    Neurons without a forgetting layer (the input image, the output logits, a
+    plain block) count as Ω = ``outside``: 0 by default (the book's appendix, "Eq. (2) at
+    the network's edges"), so the
+    weights of the first and the last layer are scored by one side only; 1 reads
+    a neuron that no switch can close as never forgotten, so those weights get
+    θ = 1 and are pruned last. A convolution kernel ``(C_out, C_in, k, k)``
+    takes its channels' θ over the whole kernel; a Linear layer after a flattened
+    feature map ``(C, H, W)`` gives input ``j`` the Ω of channel ``j // (H·W)``.
+
+    Args:
+        model: the network; omega: ``{forgetting-layer name: Ω (N,)}`` from
+            :func:`afm.neuron_importance`.
+        outside: Ω of the neurons that have no forgetting layer, in [0, 1].
+
+    Returns:
+        ``{weight name: θ of the weight's shape}``: ``(N_l, N_{l-1})`` for a Linear weight,
+        ``(C_out, C_in, k, k)`` for a kernel.
+
+    Example:
+        >>> from afm import MLP
+        >>> omega = {"hidden.0.forget": torch.tensor([1.0, 0.0, 0.5])}
+        >>> theta = weight_importance(MLP([4, 3, 2]), omega)
+        >>> theta["hidden.0.main.weight"][:, 0]  # θ = Ω of the neuron fed (inputs: Ω = 0)
+        tensor([1.0000, 0.0000, 0.5000])
+        >>> theta["head.weight"]  # θ = Ω of the neuron it comes from (logits: Ω = 0)
+        tensor([[1.0000, 0.0000, 0.5000],
+                [1.0000, 0.0000, 0.5000]])
+    """
+    if not 0.0 <= outside <= 1.0:
+        raise ValueError(f"outside is an importance Ω in [0, 1], got {outside!r}")
+    out: dict[str, torch.Tensor] = {}
+    previous: torch.Tensor | None = None
+    for name, w in prunable_weights(model).items():
+        forget = _block_forget(model, name)
+        if forget is not None and forget not in omega:
+            raise ValueError(f"omega lacks the forgetting layer {forget!r} (has {list(omega)[:4]})")
+        n_out, n_in = w.shape[0], w.shape[1]
+        om_out = omega[forget].detach().cpu().float() if forget else torch.full((n_out,), float(outside))
+        if om_out.shape != (n_out,):
+            raise ValueError(f"Ω of {forget} has {om_out.numel()} entries, {name} has {n_out} outputs")
+        om_in = previous if previous is not None else torch.full((n_in,), float(outside))
+        if om_in.numel() != n_in:
+            if n_in % om_in.numel():
+                raise ValueError(f"{name} has {n_in} inputs, not a multiple of the "
+                                 f"{om_in.numel()} neurons of the layer before")
+            om_in = om_in.repeat_interleave(n_in // om_in.numel())  # flattened (C, H, W)
+        theta = parameter_importance(om_out, om_in)  # (N_l, N_{l-1})
+        out[name] = theta.reshape(n_out, n_in, *([1] * (w.dim() - 2))).expand(w.shape).clone()
+        previous = om_out
     return out

@@ -13,6 +13,7 @@ excitatory neuron ``i`` it keeps one inhibitory neuron, the *neural switch*
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterator
 
 import torch
@@ -30,7 +31,7 @@ class ForgettingLayer(nn.Module):
             of a convolutional feature map).
         rho: ``ρ > 0``, the steepness of the forgetting function (Eq. 4).
         shortcut: ``True`` returns ``h + h ⊙ σ`` (Eq. 5), ``False`` ``h ⊙ σ`` (Eq. 3).
-        gate: how ``W_f`` is read (see ``EQUATIONS.md``):
+        gate: how ``W_f`` is read (the book's appendix, "Eq. (4): what is h W_f?"):
             ``"dense"``: ``σ = δ(ρ (h W_f + b))`` with ``W_f`` N×N;
             ``"diagonal"``: ``σ_i = δ(ρ (w_i h_i + b_i))``;
             ``"static"``: ``σ_i = δ(ρ w_i)``, independent of the input.
@@ -100,6 +101,29 @@ class ForgettingLayer(nn.Module):
         self.gate, self.excitation = sigma, pooled
         s = sigma if h.dim() == 2 else sigma[:, :, None, None]
         return torch.addcmul(h, h, s) if self.shortcut else h * s  # h + h ⊙ σ, or h ⊙ σ
+
+    def clear_state(self) -> None:
+        """Forget the ``gate`` and ``excitation`` kept from the last forward (both ``None``)."""
+        self.gate = self.excitation = None
+
+    def __deepcopy__(self, memo: dict) -> ForgettingLayer:
+        """A copy without the ``gate``/``excitation`` of the last forward (the copy's are ``None``).
+
+        Those tensors hang on the autograd graph of that forward, which ``copy.deepcopy``
+        refuses to copy; a copy of a trained network then needs no special helper.
+
+        Example:
+            >>> layer = ForgettingLayer(3)
+            >>> _ = layer(torch.randn(2, 3, requires_grad=True))
+            >>> twin = copy.deepcopy(layer)
+            >>> twin.gate is None, layer.gate is not None, torch.equal(twin.weight, layer.weight)
+            (True, True, True)
+        """
+        twin = type(self).__new__(type(self))
+        memo[id(self)] = twin
+        for key, value in self.__dict__.items():
+            twin.__dict__[key] = None if key in ("gate", "excitation") else copy.deepcopy(value, memo)
+        return twin
 
     def _check_input(self, h: torch.Tensor) -> None:
         if not isinstance(h, torch.Tensor):

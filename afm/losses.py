@@ -44,6 +44,8 @@ def inhibition_loss(gates: Sequence[torch.Tensor]) -> torch.Tensor:
     The ratio is the mean of σ weighted by ``1-σ``; minimising it closes the
     switches. Where every switch is fully open (σ = 1, the denominator is 0)
     the value is the limit, 1, so the loss is finite for every σ in [0, 1].
+    :func:`afm.losses.inhibition_reference` is the same equation written plainly; this
+    call runs a fused version of it (``_Inhibition``, equal in value and gradient).
 
     Args:
         gates: one ``(B, N_l)`` tensor of σ per forgetting layer.
@@ -57,6 +59,33 @@ def inhibition_loss(gates: Sequence[torch.Tensor]) -> torch.Tensor:
     """
     _check_gates(gates)
     return _Inhibition.apply(torch.cat(list(gates), dim=1))
+
+
+def inhibition_reference(gates: Sequence[torch.Tensor]) -> torch.Tensor:
+    """Eq. (6) as written, with plain autograd: what :func:`afm.inhibition_loss` computes, fused.
+
+    Args:
+        gates: one ``(B, N_l)`` tensor of σ per forgetting layer.
+
+    Returns:
+        A scalar tensor in [0, 1].
+
+    Example:
+        >>> s = torch.tensor([[0.2, 0.6], [1.0, 1.0]])  # the second sample: every switch open
+        >>> round(float(inhibition_reference([s])), 4)  # ((.16 + .24) / 1.2 + 1) / 2
+        0.6667
+    """
+    _check_gates(gates)
+    s = torch.cat(list(gates), dim=1)  # (B, Σ_l N_l): every layer's switches side by side
+    u = 1 - s
+    # L_inh = Σ_i (1 - σ_i) σ_i / Σ_i (1 - σ_i), per sample
+    numerator, denominator = (u * s).sum(1), u.sum(1)
+    # Every switch fully open: 0/0, whose limit is 1 (a weighted mean of σ = 1)
+    open_everywhere = denominator <= 0
+    ratio = numerator / torch.where(open_everywhere, torch.ones_like(denominator), denominator)
+    ratio = torch.where(open_everywhere, torch.ones_like(ratio), ratio)
+    # the mean over the batch
+    return ratio.mean()
 
 
 class _Inhibition(torch.autograd.Function):
@@ -111,7 +140,8 @@ def lateral_inhibition_loss(excitations: Sequence[torch.Tensor], gates: Sequence
 
     ``reading="symmetric"`` uses ``1 - σ_i σ_j`` instead of ``(1-σ_i) σ_j``
     (the alternative discussed in "Reading the equations"), also in O(N):
-    ``[(Σh)² - Σh²] - [(Σhσ)² - Σ(hσ)²]``.
+    ``[(Σh)² - Σh²] - [(Σhσ)² - Σ(hσ)²]``. :func:`afm.losses.lateral_reference` is the
+    double sum as written, in O(N²); this call is equal to it in value and gradient.
 
     Args:
         excitations: one ``(B, N_l)`` tensor of ``h`` per forgetting layer.
@@ -137,6 +167,47 @@ def lateral_inhibition_loss(excitations: Sequence[torch.Tensor], gates: Sequence
         else:
             hs = h * s
             total = total + (h.sum(1) ** 2 - (h * h).sum(1)) - (hs.sum(1) ** 2 - (hs * hs).sum(1))
+    return total.mean()
+
+
+def lateral_reference(excitations: Sequence[torch.Tensor], gates: Sequence[torch.Tensor],
+                      reading: str = "asymmetric") -> torch.Tensor:
+    """Eq. (8) as written, the double sum over every pair ``j ≠ i``, O(N²) per sample.
+
+    What :func:`afm.lateral_inhibition_loss` computes in O(N); both ``reading`` s of the book.
+
+    Args:
+        excitations: one ``(B, N_l)`` tensor of ``h`` per forgetting layer.
+        gates: one ``(B, N_l)`` tensor of σ per forgetting layer.
+        reading: ``"asymmetric"`` (the paper's) or ``"symmetric"``.
+
+    Returns:
+        A scalar tensor.
+
+    Example:
+        >>> h, s = torch.tensor([[1.0, 2.0]]), torch.tensor([[0.25, 0.5]])
+        >>> float(lateral_reference([h], [s]))  # 1·2·(1-.25)·.5 + 2·1·(1-.5)·.25
+        1.0
+    """
+    if reading not in LATERAL_READINGS:
+        raise ValueError(f"unknown reading {reading!r}: expected one of {LATERAL_READINGS}")
+    _check_gates(gates)
+    _check_pairs(excitations, gates)
+    total = 0
+    for h, s in zip(excitations, gates):
+        s_i, s_j = s[:, :, None], s[:, None, :]  # (B, N, 1) and (B, 1, N)
+        # h_i h_j for every pair (i, j): (B, N, N)
+        hh = h[:, :, None] * h[:, None, :]
+        if reading == "asymmetric":
+            # Eq. (8): j inhibits i by (1 - σ_i) σ_j
+            factor = (1 - s_i) * s_j
+        else:
+            # the symmetric reading: 1 - σ_i σ_j
+            factor = 1 - s_i * s_j
+        # Σ_i Σ_{j≠i}: drop the diagonal i = j
+        not_self = 1 - torch.eye(h.shape[1], dtype=h.dtype, device=h.device)
+        total = total + (hh * factor * not_self).sum((1, 2))
+    # Σ_l, then the mean over the batch
     return total.mean()
 
 

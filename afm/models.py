@@ -34,12 +34,39 @@ def _forgetting_flags(forgetting: bool | Sequence[bool], n_hidden: int) -> list[
 class Block(nn.Sequential):
     """One hidden layer: ``main`` (Linear/Conv [+ BatchNorm]) → ``act`` (ReLU) → ``forget``."""
 
+    #: The module names inside a block: the excitatory ReLU and the forgetting layer that gates it.
+    ACT, FORGET = "act", "forget"
+
     def __init__(self, main: nn.Module, width: int, forgetting: bool, **layer_kwargs) -> None:
         forget = ForgettingLayer(width, **layer_kwargs) if forgetting else nn.Identity()
         super().__init__()
         self.add_module("main", main)
-        self.add_module("act", nn.ReLU())
-        self.add_module("forget", forget)
+        self.add_module(self.ACT, nn.ReLU())
+        self.add_module(self.FORGET, forget)
+
+
+def excitatory_of(forget_name: str) -> str:
+    """The excitatory neurons a forgetting layer gates: ``"hidden.0.forget"`` → ``"hidden.0.act"``.
+
+    Args:
+        forget_name: the module name of an ``afm.models.Block``'s forgetting layer, ``"X.forget"``.
+
+    Returns:
+        The module name of the same block's ReLU, ``"X.act"`` (whose output is ``h`` of Eq. 3).
+
+    Example:
+        >>> excitatory_of("conv.2.forget"), excitatory_of("forget")
+        ('conv.2.act', 'act')
+        >>> excitatory_of("hidden.0.main")
+        Traceback (most recent call last):
+            ...
+        ValueError: expected a forgetting layer named 'X.forget' (as in afm.models.Block), got 'hidden.0.main'
+    """
+    parent, _, last = forget_name.rpartition(".")
+    if last != Block.FORGET:
+        raise ValueError(f"expected a forgetting layer named 'X.{Block.FORGET}' (as in "
+                         f"afm.models.Block), got {forget_name!r}")
+    return f"{parent}.{Block.ACT}" if parent else Block.ACT
 
 
 class _Excitatory:

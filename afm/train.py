@@ -4,6 +4,7 @@
 ``task loss + Σ regulariser(model)`` (Eq. 9 when the regulariser is
 :class:`afm.regularisers.Forgetting`), seeded, on CUDA when present, with a
 progress bar and a per-epoch history of losses, accuracies and gate states.
+Callbacks (:class:`Callback`) observe every step without changing it.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import os
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
+from typing import Protocol
 
 import torch
 import torch.nn.functional as F
@@ -170,6 +172,42 @@ def make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimiz
     return torch.optim.Adam(model.parameters(), lr=config.lr)
 
 
+class Callback(Protocol):
+    """What :func:`afm.train` calls while it trains (Avalanche calls these plugins' hooks).
+
+    ``on_step(model, step, batch_loss)`` runs after every optimizer step, in order:
+    ``step`` counts from 0 over the whole run, ``batch_loss`` is that step's task loss,
+    the parameters have just moved, ``p.grad`` holds the gradient that moved them and
+    each forgetting layer still holds the ``gate``/``excitation`` of that step's forward
+    pass. ``on_epoch_end(model, epoch, history)`` (optional) runs after each epoch's
+    record. A callback observes: it adds nothing to the loss, so a run with and without
+    it gives the same numbers (:class:`afm.baselines.continual.SynapticIntelligence`,
+    the gate trace of Fig. 1f).
+
+    Example:
+        >>> class Steps:
+        ...     def __init__(self): self.seen = []
+        ...     def on_step(self, model, step, batch_loss): self.seen.append(step)
+        >>> from afm import MLP
+        >>> steps = Steps()
+        >>> _ = train(MLP([4, 3, 2]), (torch.randn(16, 4), torch.randint(0, 2, (16,))),
+        ...           TrainConfig(epochs=2, batch_size=8), callbacks=[steps], progress=False)
+        >>> steps.seen
+        [0, 1, 2, 3]
+    """
+
+    def on_step(self, model: nn.Module, step: int, batch_loss: float) -> None: ...
+
+
+def _check_callbacks(callbacks) -> list:
+    callbacks = list(callbacks)
+    for c in callbacks:
+        if not (callable(getattr(c, "on_step", None)) or callable(getattr(c, "on_epoch_end", None))):
+            raise TypeError(f"a callback needs an on_step(model, step, batch_loss) or "
+                            f"on_epoch_end(model, epoch, history) method; got {type(c).__name__}")
+    return callbacks
+
+
 def _progress_enabled(progress: bool | None) -> bool:
     return os.environ.get("AFM_PROGRESS", "1") != "0" if progress is None else progress
 
@@ -177,7 +215,7 @@ def _progress_enabled(progress: bool | None) -> bool:
 def train(model: nn.Module, data, config: TrainConfig = TrainConfig(),
           regularisers: Sequence[Callable[[nn.Module], torch.Tensor]] = (),
           eval_data=None, device: torch.device | None = None, progress: bool | None = None,
-          desc: str = "train") -> History:
+          desc: str = "train", callbacks: Sequence[Callback] = ()) -> History:
     """Train ``model`` in place on ``data`` and return its :class:`History`.
 
     Args:
@@ -191,6 +229,8 @@ def train(model: nn.Module, data, config: TrainConfig = TrainConfig(),
         device: default ``afm.device.default_device()`` (``AFM_DEVICE`` overrides).
         progress: a tqdm bar (default on; ``AFM_PROGRESS=0`` turns it off).
         desc: the label of the progress bar and of error messages.
+        callbacks: objects with ``on_step(model, step, batch_loss)`` and/or
+            ``on_epoch_end(model, epoch, history)``, called in order (:class:`afm.train.Callback`).
 
     Returns:
         The run's :class:`History`: one entry per epoch in ``loss``, ``reg``, ``train_acc``
@@ -213,6 +253,7 @@ def train(model: nn.Module, data, config: TrainConfig = TrainConfig(),
         tensor([0.5000, 0.5000, 0.5000])
     """
     x, y = as_tensors(data)
+    callbacks = _check_callbacks(callbacks)
     device = default_device() if device is None else device
     # Closed switches make tiny products; denormal floats would slow the CPU ~20x.
     torch.set_flush_denormal(True)
@@ -229,6 +270,7 @@ def train(model: nn.Module, data, config: TrainConfig = TrainConfig(),
         for name, layer in layers:
             history.gates[name].append(layer.gate.mean(0).cpu())
     start = time.perf_counter()
+    global_step = 0
     bar = tqdm(range(config.epochs), desc=desc, disable=not _progress_enabled(progress),
                leave=False, mininterval=1.0)
     for epoch in bar:
@@ -257,6 +299,10 @@ def train(model: nn.Module, data, config: TrainConfig = TrainConfig(),
             sums["n"] += b
             for name, layer in layers:
                 gate_sums[name] = gate_sums[name] + layer.gate.detach().sum(0)
+            for callback in callbacks:
+                if hasattr(callback, "on_step"):
+                    callback.on_step(model, global_step, task_value)
+            global_step += 1
         n = max(1, sums["n"])
         history.loss.append(sums["loss"] / n)
         history.reg.append(sums["reg"] / n)
@@ -265,6 +311,9 @@ def train(model: nn.Module, data, config: TrainConfig = TrainConfig(),
             history.gates[name].append((gate_sums[name] / n).cpu())
         if eval_data is not None:
             history.eval_acc.append(evaluate(model, eval_data))
+        for callback in callbacks:
+            if hasattr(callback, "on_epoch_end"):
+                callback.on_epoch_end(model, epoch, history)
         bar.set_postfix(loss=f"{history.loss[-1]:.3f}", acc=f"{history.train_acc[-1]:.3f}")
     history.seconds = time.perf_counter() - start
     return history

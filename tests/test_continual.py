@@ -10,6 +10,7 @@ from torch.utils.data import TensorDataset
 
 import afm
 from afm.baselines import continual as cl
+from afm.baselines import fisher
 from afm.train import TrainConfig
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
@@ -90,7 +91,7 @@ def test_task_heads_are_independent():
 def test_per_sample_sums_match_brute_force(gate, forgetting):
     model = tiny(forgetting=forgetting, gate=gate)
     x = torch.cat([tagged(task=0), tagged(n=5, task=2, seed=3)])
-    fisher_terms = cl._fisher_terms
+    fisher_terms = fisher._true_fisher_terms
     mas_terms = lambda z: [(None, (z * z).sum(1))]  # noqa: E731
     for terms, power in ((fisher_terms, 2), (mas_terms, 1)):
         fast = cl.per_sample_gradient_sum(model, x, terms, power)
@@ -105,7 +106,7 @@ def test_fisher_diagonal_is_the_true_fisher():
     model = tiny()
     x = tagged(n=9)
     fisher = cl.fisher_diagonal(model, TensorDataset(x, torch.zeros(9, dtype=torch.long)),
-                                batch_size=4)  # batches must not matter
+                                chunk=4)  # chunks must not matter
     expected = {n: torch.zeros_like(p) for n, p in model.named_parameters()}
     for i in range(9):
         log_p = F.log_softmax(model(x[i:i + 1]), 1)[0]
@@ -151,7 +152,7 @@ def test_importances_reject_unsupported_layers_and_empty_data():
     with pytest.raises(ValueError, match="non-empty"):
         cl.fisher_diagonal(tiny(), torch.zeros(0, 7, dtype=torch.float64))
     with pytest.raises(ValueError, match="power"):
-        cl.per_sample_gradient_sum(tiny(), tagged(), cl._fisher_terms, power=3)
+        cl.per_sample_gradient_sum(tiny(), tagged(), fisher._true_fisher_terms, power=3)
 
 
 # --------------------------------------------------------------------------- penalties
@@ -224,20 +225,69 @@ def test_synaptic_intelligence_path_integral():
     optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
     x, y = tagged(n=8), torch.tensor([0, 1, 2, 0, 1, 2, 0, 1])
     expected = {k: torch.zeros_like(p) for k, p in start.items()}
-    for _ in range(5):  # the order of afm.train: forward, regularisers, zero_grad, backward, step
+    for step in range(5):  # the order of afm.train: forward, loss, zero_grad, backward, step, callbacks
         loss = F.cross_entropy(model(x), y) + si(model)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         for k, p in model.shared_parameters().items():
             expected[k] += 0.1 * p.grad ** 2
         optimizer.step()
+        si.on_step(model, step, loss.item())
     si.after_task(model, 0, None)
     for k, p in model.shared_parameters().items():
         omega = expected[k] / ((p.detach() - start[k]) ** 2 + 0.5)
         torch.testing.assert_close(si.omega[k], omega, msg=k)
         torch.testing.assert_close(si.anchor[k], p.detach())
     with pytest.raises(RuntimeError, match="before_task"):
-        cl.SynapticIntelligence(1.0)(model)
+        cl.SynapticIntelligence(1.0).on_step(model, 0, 0.0)
+    assert si.callbacks() == [si] and si.regularisers() == [si]
+
+
+class RegulariserSI(cl.SynapticIntelligence):
+    """SI as it was before afm.train had callbacks: the path accumulated inside the regulariser's
+    call (after the forward, before the backward: p.grad still holds the previous step's gradient),
+    the last step in after_task."""
+
+    def callbacks(self):
+        return []
+
+    def before_task(self, model, task):
+        super().before_task(model, task)
+        self._previous = None
+
+    def _accumulate(self, model):
+        shared = cl.shared_parameters(model)
+        if self._previous is not None:
+            for k, p in shared.items():
+                if p.grad is not None:
+                    self._path[k] = self._path[k] - p.grad.detach() * (p.detach() - self._previous[k])
+        self._previous = {k: p.detach().clone() for k, p in shared.items()}
+
+    def __call__(self, model):
+        self._accumulate(model)
+        return self.penalty(model)
+
+    def after_task(self, model, task, data=None):
+        self._accumulate(model)
+        super().after_task(model, task, data)
+
+
+def test_synaptic_intelligence_as_a_callback_gives_the_numbers_it_gave_as_a_regulariser():
+    tasks = [cl.tag_dataset(TensorDataset(*toy_task(seed=t)), t) for t in range(3)]
+    results = []
+    for strategy in (cl.SynapticIntelligence(1.0), RegulariserSI(1.0)):
+        torch.manual_seed(1)
+        model = cl.MultiHeadMLP((6, 8, 5), n_tasks=3, n_classes=3, forgetting=True)
+        seq = cl.train_sequence(model, strategy, tasks, tasks, TrainConfig(epochs=2, batch_size=16, seed=3),
+                                regularisers=[afm.Forgetting(0.5, 0.01)], progress=False)
+        results.append((strategy.omega, seq.accuracy, model.state_dict()))
+    (omega, acc, params), (omega_old, acc_old, params_old) = results
+    assert set(omega) == set(omega_old) and len(omega) == 8
+    for k in omega:
+        assert torch.equal(omega[k], omega_old[k]), k
+    np.testing.assert_array_equal(acc, acc_old)
+    for k in params:
+        assert torch.equal(params[k], params_old[k]), k
 
 
 # --------------------------------------------------------------------------- sequences
@@ -320,21 +370,21 @@ def test_curves_from_the_accuracy_matrix():
 
 
 def test_polarisation_and_gini_by_hand():
-    p = cl.polarisation(np.array([0.0, 0.05, 1.0, 2.0, 96.9]))  # mean 20: u = 0, .0025, .05, .1, 4.8
+    p = cl.polarisation_shares(np.array([0.0, 0.05, 1.0, 2.0, 96.9]))  # mean 20: u = 0, .0025, .05, .1, 4.8
     assert p["near_zero"] == pytest.approx(0.6) and p["top"] == 0.0
     assert p["middle"] == pytest.approx(0.4)
-    q = cl.polarisation(np.array([0.0] * 98 + [1.0, 1.0]), bounds=(0.1, 10.0))  # u = 0 or 50
+    q = cl.polarisation_shares(np.array([0.0] * 98 + [1.0, 1.0]), bounds=(0.1, 10.0))  # u = 0 or 50
     assert q["near_zero"] == pytest.approx(0.98) and q["top"] == pytest.approx(0.02)
     assert q["top_mass"] == pytest.approx(1.0) and q["middle"] == pytest.approx(0.0)
     # scale-free
     w = np.random.default_rng(0).exponential(size=1000)
-    assert cl.polarisation(w) == pytest.approx(cl.polarisation(1e-6 * w))
+    assert cl.polarisation_shares(w) == pytest.approx(cl.polarisation_shares(1e-6 * w))
     assert cl.gini(np.ones(4)) == pytest.approx(0.0)
     assert cl.gini(np.array([0.0, 0.0, 0.0, 1.0])) == pytest.approx(0.75)
     with pytest.raises(ValueError, match="not all zero"):
-        cl.polarisation(np.zeros(3))
+        cl.polarisation_shares(np.zeros(3))
     with pytest.raises(ValueError, match="bounds"):
-        cl.polarisation(np.ones(3), bounds=(2.0, 10.0))
+        cl.polarisation_shares(np.ones(3), bounds=(2.0, 10.0))
     with pytest.raises(ValueError, match="non-negative"):
         cl.gini(np.array([-1.0, 2.0]))
 
@@ -367,3 +417,8 @@ def test_task_data_equals_permuted_mnist(monkeypatch, tmp_path):
     # training and validation images never overlap
     train_idx = set(task_indices(0, 0, "train", None).tolist())
     assert not train_idx & set(task_indices(0, 0, "val", None).tolist())
+
+
+def toy_task(n=64, seed=0):
+    g = torch.Generator().manual_seed(100 + seed)
+    return torch.randn(n, 6, generator=g), torch.randint(0, 3, (n,), generator=g)

@@ -26,7 +26,7 @@ from afm.lab.paths import cache_dir
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 DEBIAN_FASHION = data.DEBIAN_FASHION_DIR
 
-# Samples per label 0..9, from shared/data/README.md.
+# Samples per label 0..9: the standard MNIST label counts (also in the data directory README.md).
 MNIST_TRAIN_COUNTS = [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
 MNIST_TEST_COUNTS = [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
 

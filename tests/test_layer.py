@@ -100,3 +100,35 @@ def test_forgetting_layers_are_found_in_order():
     model = MLP([10, 8, 6, 3], forgetting=[True, False])
     names = [n for n, _ in forgetting_layers(model)]
     assert names == ["hidden.0.forget"]
+
+
+def test_a_deep_copy_drops_the_state_of_the_last_forward_and_nothing_else():
+    import copy
+
+    from afm import MLP
+
+    torch.manual_seed(0)
+    model = MLP([5, 4, 3, 2])
+    loss = model(torch.randn(6, 5)).sum()  # the layers now hold graph-attached σ and h
+    twin = copy.deepcopy(model)
+    assert all(layer.gate is None and layer.excitation is None for _, layer in forgetting_layers(twin))
+    assert all(layer.gate is not None for _, layer in forgetting_layers(model))  # the original keeps its
+    for (n, p), (m, q) in zip(model.named_parameters(), twin.named_parameters()):
+        assert n == m and torch.equal(p, q) and p is not q
+    x = torch.randn(3, 5)
+    assert torch.equal(model(x), twin(x))
+    loss.backward()  # the original's graph is intact
+    layer = model.hidden[0].forget
+    layer.clear_state()
+    assert layer.gate is None and layer.excitation is None
+
+
+def test_excitatory_of_maps_every_forgetting_layer_of_the_models_to_its_relu():
+    from afm import VGG9, LeNet5, MLP
+    from afm.models import excitatory_of
+
+    for model in (MLP([5, 4, 3, 2]), LeNet5(), VGG9(width=0.0625)):
+        forget = [name for name, _ in forgetting_layers(model)]
+        assert [excitatory_of(n) for n in forget] == model.excitatory_names()
+    with pytest.raises(ValueError, match="X.forget"):
+        excitatory_of("hidden.0.act")

@@ -6,10 +6,11 @@ import pytest
 import torch
 
 from afm import MLP, ForgettingLayer, forgetting_loss, inhibition_loss, lateral_inhibition_loss
+from afm.losses import inhibition_reference, lateral_reference
 
 
-def pairwise_lateral(hs, sigmas, reading="asymmetric"):
-    """Eq. (8) exactly as written: a double loop over i != j, per sample, then the batch mean."""
+def loop_lateral(hs, sigmas, reading="asymmetric"):
+    """Eq. (8) as scalar Python loops over i != j, per sample, then the batch mean."""
     batch = hs[0].shape[0]
     per_sample = []
     for b in range(batch):
@@ -58,7 +59,9 @@ def test_lateral_equals_pairwise_definition(reading):
     hs = [torch.rand(3, 5), torch.randn(3, 4)]
     ss = [torch.rand(3, 5), torch.rand(3, 4)]
     fast = lateral_inhibition_loss(hs, ss, reading=reading).item()
-    assert fast == pytest.approx(pairwise_lateral(hs, ss, reading), rel=1e-5, abs=1e-6)
+    assert fast == pytest.approx(loop_lateral(hs, ss, reading), rel=1e-5, abs=1e-6)
+    reference = lateral_reference(hs, ss, reading=reading).item()
+    assert reference == pytest.approx(loop_lateral(hs, ss, reading), rel=1e-5, abs=1e-6)
 
 
 def test_lateral_hand_computed_two_neurons():
@@ -133,3 +136,52 @@ def test_gradients_equal_plain_autograd_of_the_formulas():
     (lat + inh).backward()
     torch.testing.assert_close(fast_h, h.grad)
     torch.testing.assert_close(fast_s, s.grad)
+
+
+def _values_and_grads(fn, *tensors):
+    tensors = [t.detach().clone().requires_grad_(True) for t in tensors]
+    value = fn(*tensors)
+    grads = torch.autograd.grad(value, tensors)
+    return value.detach(), grads
+
+
+@pytest.mark.parametrize("fill", [None, 0.0, 1.0])
+def test_fused_inhibition_equals_the_reference_in_value_and_gradient(fill):
+    """The fused Eq. (6) and the plain one agree, also where every switch is closed or open."""
+    gen = torch.Generator().manual_seed(4)
+    s1 = torch.rand(5, 7, generator=gen, dtype=torch.float64)
+    s2 = torch.rand(5, 3, generator=gen, dtype=torch.float64)
+    if fill is not None:  # sample 0 fully closed or fully open (0/0 in Eq. 6 when open)
+        s1[0], s2[0] = fill, fill
+    fused = _values_and_grads(lambda a, b: inhibition_loss([a, b]), s1, s2)
+    plain = _values_and_grads(lambda a, b: inhibition_reference([a, b]), s1, s2)
+    torch.testing.assert_close(fused[0], plain[0])
+    for g_fused, g_plain in zip(fused[1], plain[1]):
+        assert torch.isfinite(g_fused).all()
+        torch.testing.assert_close(g_fused, g_plain)
+
+
+def test_inhibition_reference_takes_the_limit_where_every_switch_is_open():
+    assert inhibition_reference([torch.ones(2, 3)]).item() == 1.0
+    assert inhibition_reference([torch.zeros(2, 3)]).item() == 0.0
+
+
+@pytest.mark.parametrize("reading", ["asymmetric", "symmetric"])
+def test_fused_lateral_equals_the_double_sum_in_value_and_gradient(reading):
+    gen = torch.Generator().manual_seed(5)
+    h1, s1 = torch.rand(4, 6, generator=gen, dtype=torch.float64), torch.rand(4, 6, generator=gen, dtype=torch.float64)
+    h2, s2 = torch.randn(4, 3, generator=gen, dtype=torch.float64), torch.rand(4, 3, generator=gen, dtype=torch.float64)
+    fused = _values_and_grads(lambda *t: lateral_inhibition_loss(t[:2], t[2:], reading), h1, h2, s1, s2)
+    plain = _values_and_grads(lambda *t: lateral_reference(t[:2], t[2:], reading), h1, h2, s1, s2)
+    torch.testing.assert_close(fused[0], plain[0])
+    for g_fused, g_plain in zip(fused[1], plain[1]):
+        torch.testing.assert_close(g_fused, g_plain)
+
+
+def test_references_reject_what_the_losses_reject():
+    with pytest.raises(ValueError, match="at least one"):
+        inhibition_reference([])
+    with pytest.raises(ValueError, match="must both be"):
+        lateral_reference([torch.rand(2, 3)], [torch.rand(2, 4)])
+    with pytest.raises(ValueError, match="unknown reading"):
+        lateral_reference([torch.rand(2, 3)], [torch.rand(2, 3)], reading="sym")

@@ -37,8 +37,8 @@ def test_gate_trace_records_without_changing_training():
     def fit(extra):
         torch.manual_seed(1)
         model = MLP([6, 5, 4, 3])
-        hist = train(model, (x, y), config, [Forgetting(1.0, 1e-3)] + extra, progress=False,
-                     device=torch.device("cpu"))
+        hist = train(model, (x, y), config, [Forgetting(1.0, 1e-3)], callbacks=extra,
+                     progress=False, device=torch.device("cpu"))
         return model, hist
 
     trace = sc.GateTrace(every=4)
@@ -55,7 +55,7 @@ def test_gate_trace_records_without_changing_training():
     with pytest.raises(ValueError, match="positive int"):
         sc.GateTrace(0)
     with pytest.raises(ValueError, match="no ForgettingLayer"):
-        sc.GateTrace(1)(MLP([6, 5, 3], forgetting=False))
+        sc.GateTrace(1).on_step(MLP([6, 5, 3], forgetting=False), 0, 0.0)
 
 
 def test_switch_summary():

@@ -17,12 +17,12 @@ def toy_data(n=256, d=20, classes=3, seed=0):
     return x, y
 
 
-def fit(seed=0, regs=(), epochs=3):
+def fit(seed=0, regs=(), epochs=3, callbacks=()):
     torch.manual_seed(seed)
     model = MLP([20, 16, 12, 3])
     hist = train(model, toy_data(), TrainConfig(epochs=epochs, batch_size=32, lr=0.05, seed=seed),
                  regularisers=regs, eval_data=toy_data(seed=1), progress=False,
-                 device=torch.device("cpu"))
+                 device=torch.device("cpu"), callbacks=callbacks)
     return model, hist
 
 
@@ -165,3 +165,45 @@ def test_capture_gradients_matches_manual_autograd():
     (expected,) = torch.autograd.grad(loss, [h1])
     torch.testing.assert_close(grads["hidden.0.act"], expected)
     assert grads["hidden.1.act"].shape == (8, 12)
+
+
+class Recorder:
+    """A callback that keeps what it is shown, and the parameters after each step."""
+
+    def __init__(self):
+        self.steps, self.losses, self.epochs, self.first_weight = [], [], [], []
+
+    def on_step(self, model, step, batch_loss):
+        self.steps.append(step)
+        self.losses.append(batch_loss)
+        self.first_weight.append(model.hidden[0].main.weight.detach().clone())
+
+    def on_epoch_end(self, model, epoch, history):
+        self.epochs.append((epoch, len(history.loss)))
+
+
+def test_a_callback_sees_every_step_in_order_after_the_update():
+    recorder = Recorder()
+    model, hist = fit(seed=2, regs=[Forgetting(1.0, 1e-3)], callbacks=[recorder])
+    assert recorder.steps == list(range(3 * 8))
+    assert recorder.losses == hist.batch_loss
+    assert recorder.epochs == [(0, 1), (1, 2), (2, 3)]  # after each epoch's record
+    assert torch.equal(recorder.first_weight[-1], model.hidden[0].main.weight)  # after the step
+    assert not torch.equal(recorder.first_weight[0], recorder.first_weight[1])
+
+
+def test_a_callback_does_not_change_the_run():
+    class Nothing:
+        def on_step(self, model, step, batch_loss):
+            pass
+
+    m1, h1 = fit(seed=5, regs=[Forgetting(1.0, 1e-3)])
+    m2, h2 = fit(seed=5, regs=[Forgetting(1.0, 1e-3)], callbacks=[Nothing(), Recorder()])
+    assert h1.batch_loss == h2.batch_loss and h1.reg == h2.reg and h1.eval_acc == h2.eval_acc
+    for p, q in zip(m1.parameters(), m2.parameters()):
+        assert torch.equal(p, q)
+
+
+def test_a_callback_without_hooks_is_refused():
+    with pytest.raises(TypeError, match="on_step"):
+        fit(callbacks=[lambda model: None])

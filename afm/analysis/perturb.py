@@ -18,7 +18,6 @@ import numpy as np
 import torch
 from torch import nn
 
-from afm.layer import ForgettingLayer
 from afm.train import evaluate
 
 __all__ = ["neuron_layers", "choose_neurons", "perturb_neurons", "perturbation_curve"]
@@ -107,7 +106,7 @@ def perturb_neurons(model: nn.Module, layer: str, fraction: float, std_rel: floa
         raise ValueError(f"std_rel must be >= 0, got {std_rel!r}")
     module = _resolve(model, layer)
     neurons = choose_neurons(module.weight.shape[0], fraction, generator)
-    perturbed = _copy(model)
+    perturbed = copy.deepcopy(model)  # a ForgettingLayer copies without its last σ, h
     target = _resolve(perturbed, layer)
     with torch.no_grad():
         w = target.weight
@@ -115,24 +114,6 @@ def perturb_neurons(model: nn.Module, layer: str, fraction: float, std_rel: floa
         noise = torch.randn((len(neurons), *w.shape[1:]), generator=generator, dtype=torch.float64)
         w[neurons] += (std_rel * scale * noise).to(w.dtype).to(w.device)
     return perturbed, neurons
-
-
-def _copy(model: nn.Module) -> nn.Module:
-    """``copy.deepcopy`` of ``model`` without what a past forward pass left in it.
-
-    The σ and ``h`` a :class:`~afm.ForgettingLayer` keeps from its last forward are
-    not copied (the copy's are ``None``, as before any forward pass); any other
-    tensor attribute that is not a graph leaf (deepcopy refuses those) is copied detached.
-    """
-    memo = {}
-    for m in model.modules():
-        for key, v in vars(m).items():
-            if isinstance(m, ForgettingLayer) and key in ("gate", "excitation"):
-                memo[id(v)] = None
-            elif isinstance(v, torch.Tensor) and not v.is_leaf:
-                memo[id(v)] = v.detach().clone()
-    memo.pop(id(None), None)
-    return copy.deepcopy(model, memo)
 
 
 def _resolve(model: nn.Module, layer: str) -> nn.Module:

@@ -7,15 +7,15 @@ global threshold) and zeroes the rest. The rules of Fig. 3b:
 * random: uniform random scores (:func:`random_scores`), the lower bound;
 * optimal brain damage, OBD (the paper's "OBS" panel): ``s_q = ½ H_qq w_q²``
   (:func:`obd_saliency`) with the diagonal of the empirical Fisher standing in for
-  the Hessian (:func:`afm.baselines.fisher.empirical_fisher_diagonal`), pruned iteratively
+  the Hessian (:func:`afm.baselines.fisher.fisher_diagonal`, ``kind="empirical"``), pruned iteratively
   with a short fine-tuning after each round (:func:`fine_tune`);
 * the forgetting layer's parameter importance, Eq. (2),
-  ``θ_ij = 1 - (1 - Ω_i^l)(1 - Ω_j^(l-1))`` (:func:`weight_importance`), in one shot.
+  ``θ_ij = 1 - (1 - Ω_i^l)(1 - Ω_j^(l-1))`` (:func:`afm.importance.weight_importance`), in one shot.
 
 The **prunable weights** are the weight matrices and kernels of every Linear and
 Conv layer of the network (the output layer included); biases, batch-norm
 parameters and the forgetting layers' own ``W_f`` are not pruned and not counted
-(:func:`prunable_weights`).
+(:func:`afm.importance.prunable_weights`).
 """
 
 from __future__ import annotations
@@ -27,28 +27,10 @@ import torch
 from torch import nn
 from torch.nn.utils import prune as torch_prune
 
-from afm.importance import parameter_importance
-from afm.layer import ForgettingLayer
+from afm.importance import prunable_weights, weight_importance  # noqa: F401 (Eq. 2, re-exported)
 from afm.train import History, TrainConfig, train
 
 Masks = dict[str, torch.Tensor]
-
-
-def prunable_weights(model: nn.Module) -> dict[str, torch.Tensor]:
-    """``{parameter name: weight}`` of every Linear and Conv layer, in the order of registration.
-
-    Example:
-        >>> from afm import MLP
-        >>> list(prunable_weights(MLP([4, 3, 2])))
-        ['hidden.0.main.weight', 'head.weight']
-    """
-    out = {}
-    for name, module in model.named_modules():
-        if isinstance(module, (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d)):
-            out[f"{name}.weight" if name else "weight"] = module.weight
-    if not out:
-        raise ValueError(f"{type(model).__name__} has no Linear or Conv layer to prune")
-    return out
 
 
 def _module_of(model: nn.Module, param_name: str) -> tuple[nn.Module, str]:
@@ -317,7 +299,7 @@ def random_scores(weights: dict[str, torch.Tensor], seed: int = 0) -> dict[str, 
     """Uniform random scores: :func:`keep_top` on them prunes weights at random.
 
     Args:
-        weights: ``{name: weight}``, e.g. from :func:`prunable_weights`; only the shapes are read.
+        weights: ``{name: weight}``, e.g. from :func:`afm.importance.prunable_weights`; only the shapes are read.
         seed: the seed of the scores (the same seed gives the same scores).
 
     Returns:
@@ -338,7 +320,7 @@ def magnitude_scores(weights: dict[str, torch.Tensor]) -> dict[str, torch.Tensor
     """``|w|``: the magnitude rule (a reference, not one of the paper's panels).
 
     Args:
-        weights: ``{name: weight}``, e.g. from :func:`prunable_weights`.
+        weights: ``{name: weight}``, e.g. from :func:`afm.importance.prunable_weights`.
 
     Returns:
         ``{name: |w| of the weight's shape}``, detached from the graph.
@@ -371,7 +353,7 @@ def obd_scores(model: nn.Module, data, names: Sequence[str] | None = None) -> di
     Args:
         model: a classifier ``(B, ...) -> (B, C)``; evaluated in eval mode.
         data: an iterable of ``(x, y)`` batches: inputs ``(B, ...)``, int64 labels ``(B,)``.
-        names: the weights to score (default: every one of :func:`prunable_weights`).
+        names: the weights to score (default: every one of :func:`afm.importance.prunable_weights`).
 
     Returns:
         ``{name: s of the weight's shape}``, every ``s_q >= 0`` (see :func:`obd_saliency`).
@@ -385,83 +367,12 @@ def obd_scores(model: nn.Module, data, names: Sequence[str] | None = None) -> di
         >>> all(bool((v >= 0).all()) for v in s.values())
         True
     """
-    from afm.baselines.fisher import empirical_fisher_diagonal
+    from afm.baselines.fisher import fisher_diagonal
 
     names = list(prunable_weights(model)) if names is None else list(names)
-    fisher = empirical_fisher_diagonal(model, data, names)
+    fisher = fisher_diagonal(model, data, kind="empirical", names=names)
     params = dict(model.named_parameters())
     return {n: obd_saliency(params[n], fisher[n]) for n in names}
-
-
-def _block_forget(model: nn.Module, weight_name: str) -> str | None:
-    """``"conv.0.main.0.weight"`` → ``"conv.0.forget"`` if that is a ForgettingLayer, else None."""
-    modules = dict(model.named_modules())
-    parts = weight_name.split(".")
-    for cut in range(len(parts) - 1, 0, -1):
-        candidate = ".".join(parts[:cut] + ["forget"])
-        if candidate in modules:
-            return candidate if isinstance(modules[candidate], ForgettingLayer) else None
-    return None
-
-
-def weight_importance(model: nn.Module, omega: dict[str, torch.Tensor],
-                      outside: float = 0.0) -> dict[str, torch.Tensor]:
-    """Eq. (2) for every prunable weight of a feed-forward network of ``afm.models`` blocks.
-
-    ``θ_ij = 1 - (1 - Ω_i^l)(1 - Ω_j^(l-1))``: ``Ω^l`` of the neurons the weight
-    feeds (the forgetting layer of its own block, ``"X.forget"`` beside ``"X.main"``)
-    and ``Ω^(l-1)`` of the neurons it comes from (the previous prunable layer's
-    block, in the order of registration, which is the forward order of
-    :class:`~afm.models.MLP`, :class:`~afm.models.LeNet5` and :class:`~afm.models.VGG9`).
-    Neurons without a forgetting layer (the input image, the output logits, a
-    plain block) count as Ω = ``outside``: 0 by default (``EQUATIONS.md``), so the
-    weights of the first and the last layer are scored by one side only; 1 reads
-    a neuron that no switch can close as never forgotten, so those weights get
-    θ = 1 and are pruned last. A convolution kernel ``(C_out, C_in, k, k)``
-    takes its channels' θ over the whole kernel; a Linear layer after a flattened
-    feature map ``(C, H, W)`` gives input ``j`` the Ω of channel ``j // (H·W)``.
-
-    Args:
-        model: the network; omega: ``{forgetting-layer name: Ω (N,)}`` from
-            :func:`afm.neuron_importance`.
-        outside: Ω of the neurons that have no forgetting layer, in [0, 1].
-
-    Returns:
-        ``{weight name: θ of the weight's shape}``: ``(N_l, N_{l-1})`` for a Linear weight,
-        ``(C_out, C_in, k, k)`` for a kernel.
-
-    Example:
-        >>> from afm import MLP
-        >>> omega = {"hidden.0.forget": torch.tensor([1.0, 0.0, 0.5])}
-        >>> theta = weight_importance(MLP([4, 3, 2]), omega)
-        >>> theta["hidden.0.main.weight"][:, 0]  # θ = Ω of the neuron fed (inputs: Ω = 0)
-        tensor([1.0000, 0.0000, 0.5000])
-        >>> theta["head.weight"]  # θ = Ω of the neuron it comes from (logits: Ω = 0)
-        tensor([[1.0000, 0.0000, 0.5000],
-                [1.0000, 0.0000, 0.5000]])
-    """
-    if not 0.0 <= outside <= 1.0:
-        raise ValueError(f"outside is an importance Ω in [0, 1], got {outside!r}")
-    out: dict[str, torch.Tensor] = {}
-    previous: torch.Tensor | None = None
-    for name, w in prunable_weights(model).items():
-        forget = _block_forget(model, name)
-        if forget is not None and forget not in omega:
-            raise ValueError(f"omega lacks the forgetting layer {forget!r} (has {list(omega)[:4]})")
-        n_out, n_in = w.shape[0], w.shape[1]
-        om_out = omega[forget].detach().cpu().float() if forget else torch.full((n_out,), float(outside))
-        if om_out.shape != (n_out,):
-            raise ValueError(f"Ω of {forget} has {om_out.numel()} entries, {name} has {n_out} outputs")
-        om_in = previous if previous is not None else torch.full((n_in,), float(outside))
-        if om_in.numel() != n_in:
-            if n_in % om_in.numel():
-                raise ValueError(f"{name} has {n_in} inputs, not a multiple of the "
-                                 f"{om_in.numel()} neurons of the layer before")
-            om_in = om_in.repeat_interleave(n_in // om_in.numel())  # flattened (C, H, W)
-        theta = parameter_importance(om_out, om_in)  # (N_l, N_{l-1})
-        out[name] = theta.reshape(n_out, n_in, *([1] * (w.dim() - 2))).expand(w.shape).clone()
-        previous = om_out
-    return out
 
 
 def per_layer_kept(masks: Masks) -> dict[str, float]:

@@ -63,7 +63,7 @@ FASHION_MNIST_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
 CIFAR10_STANDIN_NOTE = ("CIFAR-10 here is a JPEG re-encoding stand-in (quality 75, 4:2:0), "
                         "not the original pixels; accuracies are not official CIFAR-10 numbers.")
 
-#: SHA-256 of the stand-in archives, as published in ``shared/data/README.md``.
+#: SHA-256 of the stand-in archives, as published in the ``README.md`` of the data directory (``AFM_DATA_DIR``).
 CIFAR10_JPEG_SHA256 = {
     "train.zip": "660f39ec4c7030bf290d212aa90b0f46d4e0d8cbb611980b2d3c6886bb522554",
     "test.zip": "11b50272fa13952f5524319c0691d4ebe19715c2f7d389bc61bf84afe890fac8",
@@ -337,7 +337,7 @@ def _verify_zip(source: _Source, filename: str) -> Path:
         return path
     found = _file_digest(path, "sha256")
     if found != expected:
-        raise _corrupt(path, "SHA-256 (shared/data/README.md)", expected, found, source.fix)
+        raise _corrupt(path, "SHA-256 (the README.md of the data directory)", expected, found, source.fix)
     _remember_verified(path, expected)
     return path
 

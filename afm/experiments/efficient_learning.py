@@ -20,6 +20,7 @@
 
 from __future__ import annotations
 
+import copy
 from dataclasses import asdict, dataclass, replace
 
 import numpy as np
@@ -29,7 +30,7 @@ from afm import data as afm_data
 from afm.lab.cache import cached, is_cached
 from afm.device import seed_everything
 from afm.importance import activation_importance, neuron_importance
-from afm.models import VGG9
+from afm.models import VGG9, excitatory_of
 from afm.lab.profiles import by_profile, check_profile
 from afm.baselines.pruning import (apply_masks, fine_tune, keep_top, keep_top_per_layer, magnitude_scores,
                        obd_scores, per_layer_kept, prunable_weights, random_scores,
@@ -462,20 +463,8 @@ def _accuracy(model, eval_set, recalibration) -> float:
 def _pruned_accuracy(model, scores, fraction, eval_set, recalibration,
                      per_layer: bool = False) -> tuple[float, dict]:
     masks = (keep_top_per_layer if per_layer else keep_top)(scores, fraction)
-    pruned = apply_masks(_copy(model), masks)
+    pruned = apply_masks(copy.deepcopy(model), masks)
     return _accuracy(pruned, eval_set, recalibration), masks
-
-
-def _copy(model):
-    """A deep copy; the forgetting layers' kept gates (tensors of the last forward, with their
-    autograd history) are dropped first, since such tensors cannot be copied."""
-    import copy
-
-    from afm.layer import forgetting_layers
-
-    for _, layer in forgetting_layers(model):
-        layer.gate = layer.excitation = None
-    return copy.deepcopy(model)
 
 
 def obd_iterative(model, train_set, fractions, eval_set, regularisers, s: dict, seed: int,
@@ -485,7 +474,7 @@ def obd_iterative(model, train_set, fractions, eval_set, regularisers, s: dict, 
     remaining weights down to the fraction, fine-tune once over ``finetune_size`` training
     images (masks held), evaluate (on a copy whose batch-norm statistics are re-estimated
     on ``recalibration``, as for the other rules). Returns accuracies and per-layer kept shares."""
-    model = _copy(model)
+    model = copy.deepcopy(model)
     weights = list(prunable_weights(model))
     gen = np.random.default_rng(seed)
     masks = {n: torch.ones_like(w, dtype=torch.bool) for n, w in prunable_weights(model).items()}
@@ -501,7 +490,7 @@ def obd_iterative(model, train_set, fractions, eval_set, regularisers, s: dict, 
             fine_tune(model, (train_set.tensors[0][idx], train_set.tensors[1][idx]), masks, config,
                       regularisers, progress=False)
             model.cpu()
-        acc.append(_accuracy(_copy(model), eval_set, recalibration))
+        acc.append(_accuracy(copy.deepcopy(model), eval_set, recalibration))
         layers.append(per_layer_kept(masks))
     return {"acc": np.array(acc), "layers": layers}
 
@@ -540,7 +529,7 @@ def pruning_curves(profile: str, seed: int = 0) -> dict:
     activity = activation_importance(model, loader(val_set))
     recal = loader(afm_data.subset(train_set, s["recalibrate_size"], seed=seed + 1), 250)
     as_trained = evaluate(model, eval_set)
-    unpruned = _accuracy(_copy(model), eval_set, recal)
+    unpruned = _accuracy(copy.deepcopy(model), eval_set, recal)
     draws = np.array([[_pruned_accuracy(model, random_scores(weights, seed=1000 * seed + d), f,
                                         eval_set, recal)[0] for f in fractions]
                       for d in range(s["random_draws"])])
@@ -566,7 +555,7 @@ def pruning_curves(profile: str, seed: int = 0) -> dict:
             "weights": int(n_weights), "gate_parameters": int(gate_params),
             "layer_sizes": {n: int(w.numel()) for n, w in weights.items()},
             "omega": {n: o.numpy() for n, o in omega.items()},
-            "omega_activity_spearman": {n: _spearman(o, activity[n.replace(".forget", ".act")])
+            "omega_activity_spearman": {n: _spearman(o, activity[excitatory_of(n)])
                                         for n, o in omega.items()},
             "as_trained": as_trained, "test_acc": run.test_acc, "val_acc": run.val_acc}
 

@@ -293,7 +293,7 @@ def sequence_results(profile: str, seed: int = 0) -> dict:
 def importance_results(profile: str, seed: int = 0) -> dict:
     """Fig. 5c for one seed: the importance of the trunk weights after all tasks, per method,
     without and with forgetting layers: histograms of ``log10(Ω / mean Ω)`` and
-    :func:`afm.baselines.continual.polarisation`.
+    :func:`afm.baselines.continual.polarisation_shares`.
 
     Returns:
         ``{"bins": edges, method: {"plain"|"forgetting": {"hist": counts,
@@ -307,7 +307,7 @@ def importance_results(profile: str, seed: int = 0) -> dict:
             omega = np.concatenate([cl_run(specs[name])["importance"][k].ravel()
                                     for k in TRUNK_WEIGHTS]).astype(np.float64)
             out[method][key] = {"hist": log_histogram(omega),
-                                "polarisation": cl.polarisation(omega)}
+                                "polarisation": cl.polarisation_shares(omega)}
     return out
 
 

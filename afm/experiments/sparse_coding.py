@@ -31,6 +31,7 @@ from afm.lab.cache import cached, is_cached
 from afm.capture import capture_activations
 from afm.layer import forgetting_layers
 from afm.metrics import activation_frequency, sparsity
+from afm.models import excitatory_of
 from afm.lab.profiles import by_profile, check_profile
 from afm.lab.sweep import run_many
 from afm.train import TrainConfig, loader, train
@@ -68,12 +69,8 @@ def trace_seeds(profile: str) -> list[int]:
     return list(settings(profile)["trace_seeds"])
 
 
-def excitatory_name(forget_name: str) -> str:
-    """``"hidden.0.forget"`` → ``"hidden.0.act"``: the excitatory neurons a forgetting layer gates."""
-    parent, _, last = forget_name.rpartition(".")
-    if last != "forget":
-        raise ValueError(f"expected a forgetting layer named 'X.forget', got {forget_name!r}")
-    return f"{parent}.act"
+#: ``"hidden.0.forget"`` → ``"hidden.0.act"``: the excitatory neurons a forgetting layer gates.
+excitatory_name = excitatory_of
 
 
 def variant_spec(profile: str, variant: str, seed: int, lam: float, beta: float) -> MLPRun:
@@ -219,15 +216,13 @@ def lambda_sweep(profile: str, seed: int) -> dict:
 
 
 class GateTrace:
-    """A regulariser that adds nothing and records the switches every ``every`` training steps.
+    """A training callback that records the switches every ``every`` training steps.
 
-    :func:`afm.train.train` calls each regulariser right after the forward pass of
-    a batch; this one keeps ``σ`` averaged over the batch, ``(N,)`` per forgetting
-    layer, at steps ``0, every, 2·every, ...``, and returns 0, so training is
-    unchanged. Fig. 1f draws these records.
+    :func:`afm.train.train` calls ``on_step`` after each step; the forgetting layers
+    still hold that step's ``σ``, and this keeps it averaged over the batch, ``(N,)``
+    per forgetting layer, at steps ``0, every, 2·every, ...``. It only observes, so
+    training is unchanged. Fig. 1f draws these records.
     """
-
-    name = "gate_trace"
 
     def __init__(self, every: int) -> None:
         if not isinstance(every, int) or every < 1:
@@ -237,7 +232,7 @@ class GateTrace:
         self.steps: list[int] = []
         self.gates: dict[str, list[torch.Tensor]] = {}
 
-    def __call__(self, model: torch.nn.Module) -> torch.Tensor:
+    def on_step(self, model: torch.nn.Module, step: int, batch_loss: float) -> None:
         layers = list(forgetting_layers(model))
         if not layers:
             raise ValueError(f"{type(model).__name__} has no ForgettingLayer: nothing to trace")
@@ -248,7 +243,6 @@ class GateTrace:
                 self.gates.setdefault(name, []).append(layer.gate.detach().float().mean(0).cpu())
             self.steps.append(self.step)
         self.step += 1
-        return next(model.parameters()).new_zeros(())
 
     def result(self) -> dict:
         """``{"steps": (T,), "gates": {excitatory layer: (T, N)}}`` as NumPy arrays."""
@@ -262,7 +256,7 @@ def _trace(spec: MLPRun, every: int) -> dict:
     trace = GateTrace(every)
     config = TrainConfig(epochs=spec.epochs, batch_size=spec.batch_size, lr=spec.lr,
                          optimizer=spec.optimizer, seed=spec.seed)
-    train(model, train_set, config, spec.regularisers() + [trace],
+    train(model, train_set, config, spec.regularisers(), callbacks=[trace],
           desc=f"trace λ={spec.lam:g} β={spec.beta:g}")
     return {**trace.result(), "steps_per_epoch": math.ceil(len(train_set) / spec.batch_size),
             "epochs": spec.epochs}

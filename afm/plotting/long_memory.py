@@ -109,7 +109,7 @@ def fig_5c(results_by_seed: dict, methods=("mas", "ewc", "anpyc")):
 
     The importance is relative to its mean, ``Ω / mean Ω``, on a log axis, so that the
     three methods' different units compare; the dotted lines are the bounds of the
-    near-zero, middle and top ranges of :func:`afm.baselines.continual.polarisation`.
+    near-zero, middle and top ranges of :func:`afm.baselines.continual.polarisation_shares`.
     """
     from afm.baselines.continual import POLARISATION_BOUNDS
 
