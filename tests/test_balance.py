@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from afm.experiments import balance
-from afm.lab.runs import MLPRun
+from afm.lab.runs import Run
 
 
 def test_settings_profiles():
@@ -24,7 +24,7 @@ def test_method_specs():
     assert spec["sgd"] == balance.base_spec("book") and not spec["sgd"].forgetting
     assert spec["sgd"].widths == (784, 64, 64, 10) and spec["sgd"].dataset == "fashion-mnist"
     assert spec["L1"].l1 == 0.5 and not spec["L1"].forgetting
-    assert spec["deconv"].decov == 0.5 and not spec["deconv"].forgetting
+    assert spec["decov"].decov == 0.5 and not spec["decov"].forgetting
     assert spec["inhibition"].forgetting and not spec["inhibition"].shortcut
     assert (spec["inhibition"].lam, spec["inhibition"].beta) == (0.5, 0.0)
     assert spec["i_short_cut"].shortcut and spec["i_short_cut"].lam == 0.5
@@ -56,7 +56,7 @@ def test_cluster_specs_reuse_fashion_strengths(monkeypatch):
     specs = balance.cluster_specs("smoke", seed=2)
     assert set(specs) == set(balance.PAIR)
     li = specs["lateral_inhibition"]
-    assert isinstance(li, MLPRun) and li.dataset == "mnist" and li.seed == 2
+    assert isinstance(li, Run) and li.dataset == "mnist" and li.seed == 2
     assert (li.lam, li.beta) == (4.0, 0.3) and not specs["sgd"].forgetting
 
 

@@ -38,11 +38,26 @@ def test_every_panel_of_the_paper_is_registered_and_resolves():
                                       (5, "abc")] for c in cs]
     assert [f for f in figures.FIGURES if f[0].isdigit()] == paper
     for spec in figures.FIGURES.values():
-        for ref in (spec.plot, spec.compute, spec.seeds, spec.prepare):
-            if ref is not None:
-                assert callable(figures._ref(ref)), f"Fig. {spec.id}: {ref} does not resolve"
+        assert callable(spec.plot)
+        for ref in (spec.compute, spec.seeds, spec.prepare):
+            assert ref is None or callable(ref), f"Fig. {spec.id}: {ref!r} is not a function"
         if spec.compute:
             assert spec.default_seeds("smoke") and spec.default_seeds("book")
+            # the compute function lives in the experiment module of the figure's chapter
+            assert spec.compute.__module__.startswith("afm.experiments.")
+
+
+def test_figures_drawn_from_one_computation_share_one_cache_entry():
+    key = lambda fid: figures._seed_config(figures.get(fid), "smoke", 0)  # noqa: E731
+    assert key("2a") == key("2b") and key("1d") == key("1e")
+    assert key("2a") != key("2c") and key("1b") != key("1c")
+
+
+def test_no_module_of_afm_imports_by_name_string():
+    package = Path(figures.__file__).resolve().parents[1]
+    for path in package.rglob("*.py"):
+        text = path.read_text()
+        assert "importlib" not in text and "import_module" not in text, path
 
 
 def test_figure_ids_are_forgiving():

@@ -393,12 +393,15 @@ def test_polarisation_and_gini_by_hand():
 
 
 def test_chapter_specs_are_checked():
-    from afm.experiments.long_memory import CLRun
+    from afm.experiments.long_memory import cl_spec, method_of
     with pytest.raises(ValueError, match="unknown method"):
-        CLRun(method="lwf")
+        cl_spec("smoke", method="lwf")
     with pytest.raises(ValueError, match="split"):
-        CLRun(split="train")
-    assert CLRun(method="ewc_f").forgetting and CLRun(method="ewc_f").base == "ewc"
+        cl_spec("smoke", split="train")
+    run = cl_spec("smoke", method="ewc_f", strength=10.0, lam=1.0)
+    assert run.forgetting and method_of(run) == "ewc_f" and run.strategy_setting("strength") == 10.0
+    assert [type(r).__name__ for r in run.regularisers()] == ["Forgetting"]
+    assert not cl_spec("smoke", method="ewc").forgetting
 
 
 @pytest.mark.skipif(not (SHARED_DATA / "mnist").is_dir(), reason=f"needs {SHARED_DATA}")

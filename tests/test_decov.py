@@ -6,7 +6,7 @@ import torch
 
 from afm import MLP, TrainConfig, train
 from afm.baselines.decov import DeCov, decov_loss
-from afm.lab.runs import MLPRun
+from afm.lab.runs import Run
 
 
 def direct_decov(h: torch.Tensor) -> torch.Tensor:
@@ -104,8 +104,8 @@ def test_decov_decorrelates_in_training():
     assert off_diagonal(1.0) < off_diagonal(0.0)
 
 
-def test_mlprun_wires_decov():
-    spec = MLPRun(forgetting=False, decov=0.1)
+def test_run_wires_decov():
+    spec = Run(forgetting=False, decov=0.1)
     (reg,) = spec.regularisers()
     assert isinstance(reg, DeCov) and reg.strength == 0.1 and reg.name == "decov"
-    assert MLPRun(forgetting=False).regularisers() == []
+    assert Run(forgetting=False).regularisers() == []

@@ -29,7 +29,7 @@ def test_specs_and_their_methods():
         spec = eff.mlp_spec("book", 1000, method, strength=1e-4, lam=1.0, beta=1e-4, rho=4.0)
         assert eff.method_of(spec) == method and spec.widths == eff.WIDTHS
         assert spec.dataset == "fashion-mnist" and spec.train_size == 1000
-    assert eff.mlp_spec("book", None, "sgd").epochs == eff.settings("book")["mlp_epochs"][-1]
+    assert eff.mlp_spec("book", None, "sgd").train.epochs == eff.settings("book")["mlp_epochs"][-1]
     with pytest.raises(ValueError, match="method"):
         eff.mlp_spec("book", 1000, "dropout")
     with pytest.raises(ValueError, match="size"):
@@ -41,10 +41,10 @@ def test_specs_and_their_methods():
 
 
 def test_vgg_variants():
-    assert eff.vgg_spec("book", "sgd").variant == "sgd"
-    assert eff.vgg_spec("book", "forgetting*").variant == "forgetting*"
+    assert eff.variant_of(eff.vgg_spec("book", "sgd")) == "sgd"
+    assert eff.variant_of(eff.vgg_spec("book", "forgetting*")) == "forgetting*"
     full = eff.vgg_spec("book", "forgetting", lam=1.0)
-    assert full.variant == "forgetting" and full.regularisers()[0].lam == 1.0
+    assert eff.variant_of(full) == "forgetting" and full.regularisers()[0].lam == 1.0
     assert eff.vgg_spec("book", "forgetting*").regularisers() == []
     with pytest.raises(ValueError, match="lam"):
         eff.vgg_spec("book", "forgetting")

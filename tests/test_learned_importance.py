@@ -79,7 +79,7 @@ def test_figures_from_synthetic_results():
     np.testing.assert_allclose(fig.axes[0].lines[0].get_ydata(), 100 * results[0]["curves"]["positive"])
     assert len(pi.fig_2b_layers(results).axes) == 3
     classes = [f"c{i}" for i in range(10)]
-    rankings = ("forgetting, Ω", "plain, activation", "forgetting, activation")
+    rankings = li.RANKINGS
     chan = {s: {"classes": classes, "per_class": {r: {k: np.full(10, 0.5) for k in (0, 1, 10)}
                                                   for r in rankings},
                 "random": {n: {k: np.full((2, 10), 0.4) for k in (1, 10)} for n in ("forgetting", "plain")}}

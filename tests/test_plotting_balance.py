@@ -5,9 +5,11 @@ import matplotlib
 matplotlib.use("Agg")
 
 import numpy as np  # noqa: E402
+import pytest  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
 from afm.plotting import balance as plotting_balance  # noqa: E402
+from afm.plotting.style import BALANCE_LABELS  # noqa: E402
 from afm.experiments import balance  # noqa: E402
 
 
@@ -21,9 +23,14 @@ def test_fig_4a_one_point_per_run_and_a_mean_per_method():
     points = [c for c in ax.collections if c.get_offsets().shape[0] == 3]
     assert len(points) == len(balance.METHODS)                 # one scatter of 3 runs per method
     assert [t.get_text() for t in ax.get_legend().get_texts()] == [
-        f"{m} (mean ± std)" for m in balance.METHODS]
-    # the explicit summary gives the same picture
-    assert isinstance(plotting_balance.fig_4a_scatter(per_seed, balance.summarise(per_seed)), Figure)
+        f"{BALANCE_LABELS[m]} (mean ± std)" for m in balance.METHODS]
+    assert "DeCov (mean ± std)" in [t.get_text() for t in ax.get_legend().get_texts()]
+    # each large marker sits at the method's mean over seeds, as the chapter's summary says
+    summary = balance.summarise(per_seed)
+    for container, m in zip(ax.containers, balance.METHODS):
+        line = container.lines[0]
+        assert line.get_xdata()[0] == pytest.approx(100 * summary[m]["acc"])
+        assert line.get_ydata()[0] == pytest.approx(summary[m]["sparsity"])
 
 
 def test_fig_4b_panel_per_layer():

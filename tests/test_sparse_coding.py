@@ -21,7 +21,7 @@ def test_variants_differ_only_in_the_forgetting_losses():
     assert ers.forgetting and ers.lam == 0.5 and ers.beta == 0
     assert full.forgetting and full.lam == 0.5 and full.beta == 1e-3
     assert {s.seed for s in (plain, ers, full)} == {1}
-    assert ers.epochs == full.epochs == plain.epochs
+    assert ers.train == full.train == plain.train
     with pytest.raises(ValueError, match="unknown variant"):
         sc.variant_spec("smoke", "IRS", 0, 1.0, 1e-4)
     assert sc.excitatory_name("hidden.1.forget") == "hidden.1.act"

@@ -5,7 +5,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from afm.lab.runs import MLPRun, mlp_run, run_specs
+from afm.lab.runs import Run, fit, fit_all
+from afm.train import TrainConfig
 from afm.lab.sweep import default_jobs, run_many
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
@@ -39,12 +40,12 @@ def test_bad_scheduler_address():
 
 
 def _specs():
-    return [MLPRun(dataset="mnist", widths=(784, 32, 10), lam=1.0, beta=1e-4, epochs=1,
-                   train_size=600, seed=s, shortcut=sc) for s in (0, 1) for sc in (True, False)]
+    return [Run(dataset="mnist", widths=(784, 32, 10), lam=1.0, beta=1e-4, train=TrainConfig(epochs=1),
+                train_size=600, seed=s, shortcut=sc) for s in (0, 1) for sc in (True, False)]
 
 
 def _weights(results):
-    return [torch.cat([t.flatten() for t in r.state_dict.values()]) for r in results]
+    return [torch.cat([t.flatten() for t in r["state_dict"].values()]) for r in results]
 
 
 @pytest.fixture
@@ -57,7 +58,7 @@ def env(tmp_path, monkeypatch):
 
 def _sweep(env, monkeypatch, name, **kwargs):
     monkeypatch.setenv("AFM_CACHE_DIR", str(env / name))  # a fresh cache: really computed
-    return run_specs(_specs(), **kwargs)
+    return fit_all(_specs(), **kwargs)
 
 
 def test_local_cluster_equals_serial_and_jobs(env, monkeypatch):
@@ -68,15 +69,15 @@ def test_local_cluster_equals_serial_and_jobs(env, monkeypatch):
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
                                   dashboard_address=None) as cluster, \
             distributed.Client(cluster) as client:
-        on_cluster = run_specs(_specs(), scheduler=client)
+        on_cluster = fit_all(_specs(), scheduler=client)
     # local processes: bit-identical to the serial run
     for a, b in zip(_weights(serial), _weights(parallel)):
         assert torch.equal(a, b)
-    assert [r.history.batch_loss for r in parallel] == [r.history.batch_loss for r in serial]
+    assert [r["history"]["batch_loss"] for r in parallel] == [r["history"]["batch_loss"] for r in serial]
     # Dask workers: the same accuracies; weights equal to float32 rounding (measured: at most
     # ~1.5e-8 apart after an epoch; the residual comes from the Dask worker process, not the seed)
-    assert [r.test_acc for r in on_cluster] == [r.test_acc for r in serial]
+    assert [r["test_acc"] for r in on_cluster] == [r["test_acc"] for r in serial]
     for a, b in zip(_weights(serial), _weights(on_cluster)):
         torch.testing.assert_close(a, b, rtol=0, atol=1e-6)
     # the results landed in the cache the chapters read: loading does not retrain
-    assert mlp_run(_specs()[0]).test_acc == serial[0].test_acc
+    assert fit(_specs()[0])["test_acc"] == serial[0]["test_acc"]

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 from afm.lab.book import glue_claims, show_source, strip_docstring
-from afm.lab.claims import EXPECTED_CLAIMS, Claim, spread
+from afm.lab.claims import EXPECTED_CLAIMS, Claim
+from afm.lab.runs import spread
 from afm.verdicts import make_claim, paired, per_seed
 
 

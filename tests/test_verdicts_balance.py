@@ -5,7 +5,7 @@ import numpy as np
 from afm.verdicts import balance as v
 
 P = dict(profile="smoke")
-METHODS = ("L1", "deconv", "sgd", "inhibition", "i_short_cut", "lateral_inhibition")
+METHODS = ("L1", "decov", "sgd", "inhibition", "i_short_cut", "lateral_inhibition")
 
 
 def summary(acc, sp):
@@ -14,7 +14,7 @@ def summary(acc, sp):
 
 
 def test_complete_and_shortcut():
-    #      L1    deconv sgd   inh   isc   lat
+    #      L1    decov  sgd   inh   isc   lat
     acc = [0.80, 0.81, 0.85, 0.78, 0.86, 0.855]
     sp = [0.40, 0.35, 0.20, 0.45, 0.30, 0.50]
     assert v.complete_layer_balance(summary(acc, sp), **P).verdict == "reproduced"
@@ -38,9 +38,9 @@ def test_sparse_but_less_accurate_on_the_grid():
     s = summary([0.84] * 6, [0.3] * 6)
     costly = [(0.86, 0.15), (0.84, 0.3), (0.80, 0.5)]        # every sparser strength costs accuracy
     free = [(0.86, 0.15), (0.86, 0.3), (0.80, 0.5)]          # one strength is sparser for free
-    assert v.baselines_sparse_but_less_accurate(grid(L1=costly, deconv=costly), s, **P).verdict == "reproduced"
-    assert v.baselines_sparse_but_less_accurate(grid(L1=costly, deconv=free), s, **P).verdict == "partly"
-    assert v.baselines_sparse_but_less_accurate(grid(L1=free, deconv=[(0.8, 0.1)]), s, **P).verdict \
+    assert v.baselines_sparse_but_less_accurate(grid(L1=costly, decov=costly), s, **P).verdict == "reproduced"
+    assert v.baselines_sparse_but_less_accurate(grid(L1=costly, decov=free), s, **P).verdict == "partly"
+    assert v.baselines_sparse_but_less_accurate(grid(L1=free, decov=[(0.8, 0.1)]), s, **P).verdict \
         == "not reproduced"
     assert v.ers_alone_loses_accuracy(grid(inhibition=costly), s, **P).verdict == "reproduced"
     assert v.ers_alone_loses_accuracy(grid(inhibition=free), s, **P).verdict == "partly"

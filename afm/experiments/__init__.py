@@ -1,9 +1,8 @@
-"""One function per figure of the paper: ``compute(profile, seed) -> results``.
+"""One module per chapter; each declares its figures (``FIGURES``) as computations
+``compute(profile, seed) -> results`` and drawings ``plot({seed: results})``.
 
-Each chapter calls these, so a figure can be recomputed outside a notebook and
-every chapter shares the result cache (:mod:`afm.lab.cache`).
+Every training run goes through :mod:`afm.lab.runs` (:class:`~afm.lab.runs.Run`,
+:func:`~afm.lab.runs.fit`), and every figure through :mod:`afm.lab.figures`, so a
+figure can be recomputed outside a notebook and the chapters and ``afm run`` share
+the result cache (:mod:`afm.lab.cache`).
 """
-
-from afm.lab.runs import MLPRun, RunResult, mlp_run, select_on_validation
-
-__all__ = ["MLPRun", "RunResult", "mlp_run", "select_on_validation"]

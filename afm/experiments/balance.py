@@ -10,7 +10,7 @@ MNIST with the strengths chosen on Fashion-MNIST (no tuning on MNIST).
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import asdict, replace
 
 import numpy as np
 import torch
@@ -22,11 +22,13 @@ from afm.analysis.clusters import distance_ratio, silhouette, tsne_embedding
 from afm.metrics import sparsity
 from afm.analysis.perturb import neuron_layers, perturbation_curve
 from afm.lab.profiles import by_profile, check_profile
-from afm.train import loader
-from afm.lab.runs import MLPRun, mlp_run, run_specs, select_on_validation
+from afm.lab.registry import Figure
+from afm.plotting import balance as plotting
+from afm.train import TrainConfig, loader
+from afm.lab.runs import Run, choose, fit, fit_all, spread, trained
 
 #: Fig. 4a's methods, in the paper's legend order.
-METHODS = ("L1", "deconv", "sgd", "inhibition", "i_short_cut", "lateral_inhibition")
+METHODS = ("L1", "decov", "sgd", "inhibition", "i_short_cut", "lateral_inhibition")
 #: The plain and the complete network, compared in Fig. 4b and 4c.
 PAIR = ("sgd", "lateral_inhibition")
 WIDTHS = (784, 64, 64, 10)
@@ -78,15 +80,15 @@ def prepare(profile: str, jobs: int | None = None, scheduler=None) -> int:
     return train_all(profile, jobs=jobs, scheduler=scheduler)
 
 
-def base_spec(profile: str, dataset: str = "fashion-mnist") -> MLPRun:
+def base_spec(profile: str, dataset: str = "fashion-mnist") -> Run:
     """The plain network (``sgd``): SGD, momentum 0.9, lr 0.05, batch 128, seed 0."""
     s = settings(profile)
-    return MLPRun(dataset=dataset, widths=WIDTHS, forgetting=False, epochs=s["epochs"],
-                  train_size=s["train_size"], lr=0.05, seed=0)
+    return Run(dataset=dataset, widths=WIDTHS, forgetting=False,
+               train=TrainConfig(epochs=s["epochs"], lr=0.05), train_size=s["train_size"])
 
 
 def method_spec(profile: str, method: str, strength: float = 0.0, lam: float = 0.0,
-                dataset: str = "fashion-mnist") -> MLPRun:
+                dataset: str = "fashion-mnist") -> Run:
     """The run of one Fig. 4a method.
 
     ``strength`` is the L1 or DeCov strength, or λ for ``inhibition`` and
@@ -97,7 +99,7 @@ def method_spec(profile: str, method: str, strength: float = 0.0, lam: float = 0
         return base
     if method == "L1":
         return replace(base, l1=strength)
-    if method == "deconv":
+    if method == "decov":
         return replace(base, decov=strength)
     if method == "inhibition":  # ERS, no shortcut (Eq. 3)
         return replace(base, forgetting=True, shortcut=False, lam=strength)
@@ -108,9 +110,9 @@ def method_spec(profile: str, method: str, strength: float = 0.0, lam: float = 0
     raise ValueError(f"unknown method {method!r}: expected one of {METHODS}")
 
 
-def strength_of(method: str, spec: MLPRun) -> dict:
+def strength_of(method: str, spec: Run) -> dict:
     """The tuned strength(s) of ``spec`` as ``{symbol: value}``."""
-    return {"L1": {"L1": spec.l1}, "deconv": {"DeCov": spec.decov}, "sgd": {},
+    return {"L1": {"L1": spec.l1}, "decov": {"DeCov": spec.decov}, "sgd": {},
             "inhibition": {"λ": spec.lam}, "i_short_cut": {"λ": spec.lam},
             "lateral_inhibition": {"λ": spec.lam, "β": spec.beta}}[method]
 
@@ -121,9 +123,9 @@ def layer_sparsity(model: torch.nn.Module, data) -> dict[str, float]:
     return {name: sparsity(a) for name, a in acts.items()}
 
 
-def _grid(profile: str, method: str, lam: float) -> list[MLPRun]:
+def _grid(profile: str, method: str, lam: float) -> list[Run]:
     s = settings(profile)
-    values = {"L1": s["l1s"], "deconv": s["decovs"], "inhibition": s["lams"],
+    values = {"L1": s["l1s"], "decov": s["decovs"], "inhibition": s["lams"],
               "i_short_cut": s["lams"], "lateral_inhibition": s["betas"]}[method]
     return [method_spec(profile, method, v, lam=lam) for v in values]
 
@@ -131,24 +133,26 @@ def _grid(profile: str, method: str, lam: float) -> list[MLPRun]:
 def _choose(profile: str, jobs: int | None = None, scheduler=None) -> dict:
     specs, rows = {"sgd": base_spec(profile)}, []
     # every grid that does not wait for another choice, trained at once (in parallel)
-    run_specs([spec for m in METHODS if m not in ("sgd", "lateral_inhibition")
-               for spec in _grid(profile, m, 0.0)], jobs=jobs, scheduler=scheduler)
-    plain = mlp_run(specs["sgd"])  # sgd's point on the validation split, for Fig. 4a's trade-off test
-    rows.append({"method": "sgd", "val_acc": plain.val_acc, "chosen": True, "val_sparsity": float(
-        np.mean(list(layer_sparsity(plain.model(), plain.spec.splits()[1]).values())))})
+    fit_all([spec for m in METHODS if m not in ("lateral_inhibition",)
+             for spec in (_grid(profile, m, 0.0) if m != "sgd" else [specs["sgd"]])],
+            jobs=jobs, scheduler=scheduler)
+    plain = fit(specs["sgd"])  # sgd's point on the validation split, for Fig. 4a's trade-off test
+    rows.append({"method": "sgd", "val_acc": plain["val_acc"], "chosen": True, "val_sparsity": float(np.mean(list(
+        layer_sparsity(specs["sgd"].build(plain["state_dict"]), specs["sgd"].splits()[1]).values())))})
     for method in METHODS:
         if method == "sgd":
             continue
         lam = specs["i_short_cut"].lam if method == "lateral_inhibition" else 0.0
-        best, results = select_on_validation(_grid(profile, method, lam), jobs=jobs,
-                                             scheduler=scheduler)
+        grid = _grid(profile, method, lam)
+        best, results = choose(grid, jobs=jobs, scheduler=scheduler)
         specs[method] = best
-        val = results[0].spec.splits()[1]
-        for r in results:
-            rows.append({"method": method, **strength_of(method, r.spec), "val_acc": r.val_acc,
-                         "val_sparsity": float(np.mean(list(layer_sparsity(r.model(), val).values()))),
-                         "chosen": r.spec == best})
-    return {"specs": {m: specs[m] for m in METHODS}, "grid": rows}
+        val = grid[0].splits()[1]
+        for spec, r in zip(grid, results):
+            model = spec.build(r["state_dict"])
+            rows.append({"method": method, **strength_of(method, spec), "val_acc": r["val_acc"],
+                         "val_sparsity": float(np.mean(list(layer_sparsity(model, val).values()))),
+                         "chosen": spec == best})
+    return {"specs": {m: asdict(specs[m]) for m in METHODS}, "grid": rows}
 
 
 def choose_strengths(profile: str, jobs: int | None = None, scheduler=None) -> dict:
@@ -160,11 +164,12 @@ def choose_strengths(profile: str, jobs: int | None = None, scheduler=None) -> d
     ``i_short_cut`` only by IRS.
 
     Returns:
-        ``{"specs": {method: MLPRun}, "grid": [{"method", strength, "val_acc",
+        ``{"specs": {method: Run}, "grid": [{"method", strength, "val_acc",
         "val_sparsity", "chosen"}, ...]}``.
     """
-    return cached("balance_choice", {"profile": profile, **settings(profile)},
-                  lambda: _choose(profile, jobs, scheduler))
+    choice = cached("balance_choice", {"profile": profile, **settings(profile)},
+                    lambda: _choose(profile, jobs, scheduler))
+    return {"specs": {m: Run.from_dict(d) for m, d in choice["specs"].items()}, "grid": choice["grid"]}
 
 
 def train_all(profile: str, jobs: int | None = None, scheduler=None) -> int:
@@ -178,7 +183,7 @@ def train_all(profile: str, jobs: int | None = None, scheduler=None) -> int:
     s = settings(profile)
     runs = [replace(specs[m], seed=seed) for seed in s["seeds"] for m in METHODS]
     runs += [spec for seed in s["cluster_seeds"] for spec in cluster_specs(profile, seed).values()]
-    run_specs(runs, jobs=jobs, scheduler=scheduler)
+    fit_all(runs, jobs=jobs, scheduler=scheduler)
     return len(runs)
 
 
@@ -195,11 +200,12 @@ def sparsity_accuracy(profile: str, seed: int) -> dict:
     test = afm_data.load_dataset("fashion-mnist", train=False)
     out = {}
     for method in METHODS:
-        result = mlp_run(replace(specs[method], seed=seed))
-        layers = layer_sparsity(result.model(), test)
-        out[method] = {"test_acc": result.test_acc, "val_acc": result.val_acc,
+        spec = replace(specs[method], seed=seed)
+        result = fit(spec)
+        layers = layer_sparsity(spec.build(result["state_dict"]), test)
+        out[method] = {"test_acc": result["test_acc"], "val_acc": result["val_acc"],
                        "sparsity": float(np.mean(list(layers.values()))), "layers": layers,
-                       "strength": strength_of(method, result.spec)}
+                       "strength": strength_of(method, spec)}
     return out
 
 
@@ -209,8 +215,8 @@ def summarise(per_seed: dict[int, dict]) -> dict:
     for method in next(iter(per_seed.values())):
         acc = np.array([r[method]["test_acc"] for r in per_seed.values()])
         sp = np.array([r[method]["sparsity"] for r in per_seed.values()])
-        out[method] = {"acc": float(acc.mean()), "acc_std": _std(acc),
-                       "sparsity": float(sp.mean()), "sparsity_std": _std(sp), "n": int(acc.size),
+        out[method] = {"acc": float(acc.mean()), "acc_std": spread(acc)[1],
+                       "sparsity": float(sp.mean()), "sparsity_std": spread(sp)[1], "n": int(acc.size),
                        "acc_values": acc.tolist(), "sparsity_values": sp.tolist()}
     return out
 
@@ -227,12 +233,6 @@ def welch(a, b) -> dict:
     return {"diff": float(a.mean() - b.mean()), "p": p}
 
 
-def _std(a: np.ndarray) -> float:
-    return float(a.std(ddof=1)) if a.size > 1 else 0.0
-
-
-
-
 def _perturb(profile: str, seed: int) -> dict:
     s = settings(profile)
     specs = choose_strengths(profile)["specs"]
@@ -240,7 +240,7 @@ def _perturb(profile: str, seed: int) -> dict:
     out = {"fractions": list(s["fractions"]), "std_rel": s["std_rel"], "curves": {},
            "std_rels": list(s["std_rels"]), "all_neurons": {c: {} for c in s["std_rels"]}}
     for method in PAIR:
-        model = mlp_run(replace(specs[method], seed=seed)).model()
+        model = trained(replace(specs[method], seed=seed))
         out["layers"] = neuron_layers(model)
         out["curves"][method] = {layer: perturbation_curve(model, layer, s["fractions"],
                                                            s["repeats"], s["std_rel"], test, seed)
@@ -268,10 +268,7 @@ def perturbation_robustness(profile: str, seed: int) -> dict:
         with every neuron of the layer perturbed, for each noise scale ``c`` in ``std_rels``
         (how the comparison depends on the one choice of ``std_rel``).
     """
-    s = settings(profile)
-    config = {"profile": profile, "seed": seed, **{k: s[k] for k in
-              ("fractions", "repeats", "std_rel", "std_rels", "eval_size")}}
-    out = cached("balance_perturb", config, lambda: _perturb(profile, seed))
+    out = _perturb(profile, seed)
     out["drop"] = {m: {layer: mean_drop(c) for layer, c in curves.items()}
                    for m, curves in out["curves"].items()}
     return out
@@ -293,7 +290,7 @@ def _cluster_images(profile: str) -> tuple[torch.Tensor, torch.Tensor]:
     return test.tensors
 
 
-def cluster_specs(profile: str, seed: int) -> dict[str, MLPRun]:
+def cluster_specs(profile: str, seed: int) -> dict[str, Run]:
     """Fig. 4c's networks: plain and complete MLP 784-64-64-10 on MNIST (Fashion-MNIST's λ, β)."""
     specs = choose_strengths(profile)["specs"]
     return {m: replace(specs[m], dataset="mnist", seed=seed) for m in PAIR}
@@ -309,7 +306,7 @@ def features(profile: str, seed: int) -> dict[str, np.ndarray]:
     x, _ = _cluster_images(profile)
     out = {"pixels": x.flatten(1).numpy()}
     for method, spec in cluster_specs(profile, seed).items():
-        model = mlp_run(spec).model()
+        model = trained(spec)
         with torch.no_grad():
             out[method] = model.features(x).numpy()
     return out
@@ -319,47 +316,52 @@ def feature_clusters(profile: str, seed: int) -> dict:
     """Fig. 4c's numbers for one seed: silhouette and distance ratio of each feature space.
 
     On a fixed seeded subsample of ``cluster_size`` MNIST test images (the same for
-    every seed), in the original feature space.
+    every seed), in the original feature space. The first of :func:`cluster_seeds` also
+    carries the t-SNE maps that Fig. 4c draws (:func:`tsne_maps`).
 
     Returns:
-        ``{"n", "silhouette": {space: s}, "ratio": {space: r}, "test_acc": {method: acc}}``.
+        ``{"n", "silhouette": {space: s}, "ratio": {space: r}, "test_acc": {method: acc}}``
+        (and ``"tsne"`` for the first seed).
     """
     s = settings(profile)
     _, labels = _cluster_images(profile)
     feats = features(profile, seed)
     y = labels.numpy()
-    return {"n": int(y.size),
-            "silhouette": {k: silhouette(f, y, s["silhouette_size"], seed=0) for k, f in feats.items()},
-            "ratio": {k: distance_ratio(f, y) for k, f in feats.items()},
-            "test_acc": {m: mlp_run(spec).test_acc for m, spec in cluster_specs(profile, seed).items()}}
-
-
-def clusters_figure(profile: str, seed: int) -> dict:
-    """Fig. 4c for one seed, as the figure registry (``afm run 4c``) wants it:
-    :func:`feature_clusters` plus ``"profile"`` and ``"seed"``, so that the drawing can fetch
-    the (cached) t-SNE maps of the first seed."""
-    return {**feature_clusters(profile, seed), "profile": profile, "seed": int(seed)}
+    out = {"n": int(y.size),
+           "silhouette": {k: silhouette(f, y, s["silhouette_size"], seed=0) for k, f in feats.items()},
+           "ratio": {k: distance_ratio(f, y) for k, f in feats.items()},
+           "test_acc": {m: fit(spec)["test_acc"] for m, spec in cluster_specs(profile, seed).items()}}
+    if seed == cluster_seeds(profile)[0]:
+        out["tsne"] = tsne_maps(profile, labels, feats)
+    return out
 
 
 
 
-def tsne_maps(profile: str, seed: int = 0) -> dict:
-    """Fig. 4c's pictures: a 2-D t-SNE map of each feature space on ``tsne_size`` of the images.
+def tsne_maps(profile: str, labels: torch.Tensor, feats: dict[str, np.ndarray]) -> dict:
+    """Fig. 4c's pictures: a 2-D t-SNE map of each feature space (:func:`features`) on the
+    first ``tsne_size`` of the images.
 
     Returns:
         ``{"labels": (n,), "maps": {space: (n, 2)}}``.
     """
     s = settings(profile)
+    n = min(s["tsne_size"], labels.numel())
+    return {"labels": labels[:n].numpy(),
+            "maps": {k: tsne_embedding(f[:n], seed=0, max_iter=s["tsne_iter"],
+                                       perplexity=min(30.0, (n - 1) / 3))
+                     for k, f in feats.items()}}
 
-    def compute():
-        _, labels = _cluster_images(profile)
-        n = min(s["tsne_size"], labels.numel())
-        feats = features(profile, seed)
-        return {"labels": labels[:n].numpy(),
-                "maps": {k: tsne_embedding(f[:n], seed=0, max_iter=s["tsne_iter"],
-                                           perplexity=min(30.0, (n - 1) / 3))
-                         for k, f in feats.items()}}
 
-    config = {"profile": profile, "seed": seed,
-              **{k: s[k] for k in ("cluster_size", "tsne_size", "tsne_iter")}}
-    return cached("balance_tsne", config, compute)
+#: The chapter's figures, for :mod:`afm.lab.figures` (``afm run``) and the chapter.
+FIGURES = [
+    Figure("4a", "Sparsity against accuracy: L1, DeCov, sgd and three forgetting layers",
+           "04_balance", plot=plotting.fig_4a_scatter, compute=sparsity_accuracy, seeds=seeds,
+           prepare=prepare),
+    Figure("4b", "Robustness to perturbed neurons, layer by layer", "04_balance",
+           plot=plotting.fig_4b_perturbation, compute=perturbation_robustness,
+           seeds=perturb_seeds, prepare=prepare),
+    Figure("4c", "Feature clusters: t-SNE, silhouette and distance ratio", "04_balance",
+           plot=plotting.fig_4c_clusters, compute=feature_clusters, seeds=cluster_seeds,
+           prepare=prepare),
+]

@@ -21,24 +21,23 @@
 from __future__ import annotations
 
 import copy
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, replace
 
 import numpy as np
 import torch
 
 from afm import data as afm_data
-from afm.lab.cache import cached, is_cached
-from afm.device import seed_everything
+from afm.lab.cache import cached
 from afm.importance import activation_importance, neuron_importance
-from afm.models import VGG9, excitatory_of
+from afm.models import excitatory_of
 from afm.lab.profiles import by_profile, check_profile
+from afm.lab.registry import Figure
+from afm.plotting import efficient_learning as plotting
 from afm.baselines.pruning import (apply_masks, fine_tune, keep_top, keep_top_per_layer, magnitude_scores,
                        obd_scores, per_layer_kept, prunable_weights, random_scores,
                        recalibrate_batch_norm, weight_importance)
-from afm.regularisers import Forgetting
-from afm.lab.sweep import run_many
-from afm.train import TrainConfig, evaluate, loader, train
-from afm.lab.runs import MLPRun, RunResult
+from afm.train import TrainConfig, evaluate, loader
+from afm.lab.runs import Run, best_on_validation, fit, fit_all, spread
 
 #: Fig. 3a's network (the paper's) and methods, in the order of the legend.
 WIDTHS = (784, 256, 256, 128, 10)
@@ -103,59 +102,31 @@ def vgg_seeds(profile: str) -> list[int]:
     return list(settings(profile)["vgg_seeds"])
 
 
-def _std(values) -> float:
-    a = np.asarray(values, dtype=float)
-    return float(a.std(ddof=1)) if a.size > 1 else 0.0
-
-
 # --- Fig. 3a: the over-parameterised MLP ----------------------------------------------------------
 
-def _test_subset(n: int | None):
-    test = afm_data.load_dataset("fashion-mnist", train=False)
-    return afm_data.subset(test, n, seed=0)
-
-
-def _train_curve(spec: MLPRun, curve_test: int | None) -> RunResult:
-    train_set, val_set, test_set = spec.splits()
-    model = spec.build()
-    config = TrainConfig(epochs=spec.epochs, batch_size=spec.batch_size, lr=spec.lr,
-                         optimizer=spec.optimizer, seed=spec.seed)
-    # eval_data is a fixed test subset: the curve of Fig. 3a, never used for a choice
-    history = train(model, train_set, config, spec.regularisers(), eval_data=_test_subset(curve_test),
-                    desc=f"Fig. 3a n={len(train_set)} {method_of(spec)} seed={spec.seed}")
-    model.cpu()
-    return RunResult(spec, {k: v.detach().cpu() for k, v in model.state_dict().items()}, history,
-                     val_acc=evaluate(model, val_set), test_acc=evaluate(model, test_set),
-                     extra={"train_acc": evaluate(model, train_set), "train_size": len(train_set),
-                            "curve_test": curve_test})
-
-
-def curve_run(spec: MLPRun, curve_test: int | None) -> RunResult:
-    """Train (or load) one Fig. 3a run; ``history.eval_acc`` is the accuracy on the first
-    ``curve_test`` images of a fixed permutation of the test set after every epoch, and
-    ``extra["train_acc"]`` the final accuracy on the training subset (eval mode)."""
-    return cached("efficiency_mlp", {**asdict(spec), "curve_test": curve_test},
-                  lambda: _train_curve(spec, curve_test))
-
-
-def method_of(spec: MLPRun) -> str:
-    """Which of :data:`METHODS` an MLPRun is."""
+def method_of(spec: Run) -> str:
+    """Which of :data:`METHODS` a Fig. 3a run is."""
     if spec.forgetting:
         return "forgetting"
     return "l1" if spec.l1 else ("l2" if spec.l2 else "sgd")
 
 
 def mlp_spec(profile: str, size: int | None, method: str, seed: int = 0, strength: float = 0.0,
-             lam: float = 0.0, beta: float = 0.0, rho: float = 1.0) -> MLPRun:
-    """The Fig. 3a run of ``method`` at training-set size ``size``."""
+             lam: float = 0.0, beta: float = 0.0, rho: float = 1.0) -> Run:
+    """The Fig. 3a run of ``method`` at training-set size ``size``.
+
+    ``history["eval_acc"]`` of its result is the accuracy on the first ``curve_test`` images
+    of a fixed permutation of the test set after every epoch (the curve of Fig. 3a, never
+    used for a choice)."""
     if method not in METHODS:
         raise ValueError(f"unknown method {method!r}: expected one of {METHODS}")
     s = settings(profile)
     if size not in s["mlp_sizes"]:
         raise ValueError(f"training-set size {size!r} is not one of {s['mlp_sizes']} in {profile!r}")
     epochs = s["mlp_epochs"][list(s["mlp_sizes"]).index(size)]
-    base = MLPRun(dataset="fashion-mnist", widths=WIDTHS, forgetting=False, epochs=epochs,
-                  train_size=size, lr=0.05, seed=seed)
+    base = Run(dataset="fashion-mnist", widths=WIDTHS, forgetting=False,
+               train=TrainConfig(epochs=epochs, lr=0.05), train_size=size, epoch_eval="test",
+               epoch_eval_size=s["curve_test"], seed=seed)
     if method == "l1":
         return replace(base, l1=strength)
     if method == "l2":
@@ -166,7 +137,7 @@ def mlp_spec(profile: str, size: int | None, method: str, seed: int = 0, strengt
 
 
 def mlp_grid(profile: str, size: int | None, lam_beta: tuple[float, float] | None = None
-             ) -> dict[str, list[MLPRun]]:
+             ) -> dict[str, list[Run]]:
     """The validation grid of every method at one training-set size (seed 0).
 
     The forgetting layer's grid has two stages: (λ, β) over ``lams`` × ``betas`` at the
@@ -183,16 +154,6 @@ def mlp_grid(profile: str, size: int | None, lam_beta: tuple[float, float] | Non
                            for lam in s["lams"] for beta in s["betas"]]}
 
 
-def _curve_runs(profile: str, specs: list[MLPRun], jobs=None, scheduler=None) -> list[RunResult]:
-    n = settings(profile)["curve_test"]
-    todo = [sp for sp in dict.fromkeys(specs)
-            if not is_cached("efficiency_mlp", {**asdict(sp), "curve_test": n})]
-    if todo:
-        run_many(curve_run, [(sp, n) for sp in todo], jobs=jobs, scheduler=scheduler,
-                 desc=f"{len(todo)} Fig. 3a runs")
-    return [curve_run(sp, n) for sp in specs]
-
-
 def choose_mlp(profile: str, jobs: int | None = None, scheduler=None) -> dict:
     """Every method's strengths at every training-set size, by *validation* accuracy (seed 0).
 
@@ -201,15 +162,13 @@ def choose_mlp(profile: str, jobs: int | None = None, scheduler=None) -> dict:
     plays no part in the choice; ties go to the earlier candidate.
 
     Returns:
-        ``{"specs": {size: {method: MLPRun}}, "grid": [{"size", "method", "stage", "l1",
+        ``{"specs": {size: {method: Run}}, "grid": [{"size", "method", "stage", "l1",
         "l2", "lam", "beta", "rho", "val_acc", "chosen"}, ...]}``.
     """
-    return cached("efficiency_mlp_choice", {"profile": profile, **settings(profile)},
-                  lambda: _choose_mlp(profile, jobs, scheduler))
-
-
-def _best(results: list[RunResult]) -> int:
-    return max(range(len(results)), key=lambda i: (results[i].val_acc, -i))
+    choice = cached("efficiency_mlp_choice", {"profile": profile, **settings(profile)},
+                    lambda: _choose_mlp(profile, jobs, scheduler))
+    return {"specs": {size: {m: Run.from_dict(d) for m, d in per.items()}
+                      for size, per in choice["specs"].items()}, "grid": choice["grid"]}
 
 
 def _choose_mlp(profile: str, jobs: int | None, scheduler) -> dict:
@@ -218,27 +177,27 @@ def _choose_mlp(profile: str, jobs: int | None, scheduler) -> dict:
 
     def pick(size, grid, stage):
         for method, specs in grid.items():
-            results = _curve_runs(profile, specs)
-            best = _best(results)
+            results = fit_all(specs)
+            best = best_on_validation(results)
             chosen[size][method] = specs[best]
-            rows.extend({"size": r.extra["train_size"], "method": method, "stage": stage,
-                         "l1": r.spec.l1, "l2": r.spec.l2, "lam": r.spec.lam, "beta": r.spec.beta,
-                         "rho": r.spec.rho, "val_acc": r.val_acc, "chosen": i == best}
-                        for i, r in enumerate(results))
+            rows.extend({"size": r["train_size"], "method": method, "stage": stage,
+                         "l1": sp.l1, "l2": sp.l2, "lam": sp.lam, "beta": sp.beta,
+                         "rho": sp.rho, "val_acc": r["val_acc"], "chosen": i == best}
+                        for i, (sp, r) in enumerate(zip(specs, results)))
 
     grids = {size: mlp_grid(profile, size) for size in s["mlp_sizes"]}
-    _curve_runs(profile, [sp for g in grids.values() for specs in g.values() for sp in specs],
-                jobs, scheduler)
+    fit_all([sp for g in grids.values() for specs in g.values() for sp in specs], jobs, scheduler)
     for size, grid in grids.items():
         chosen[size] = {}
         pick(size, grid, 1)
     grids = {size: mlp_grid(profile, size, (chosen[size]["forgetting"].lam,
                                             chosen[size]["forgetting"].beta))
              for size in s["mlp_sizes"]}
-    _curve_runs(profile, [sp for g in grids.values() for sp in g["forgetting"]], jobs, scheduler)
+    fit_all([sp for g in grids.values() for sp in g["forgetting"]], jobs, scheduler)
     for size, grid in grids.items():
         pick(size, grid, 2)
-    return {"specs": chosen, "grid": rows}
+    return {"specs": {size: {m: asdict(sp) for m, sp in per.items()} for size, per in chosen.items()},
+            "grid": rows}
 
 
 def prepare_mlp(profile: str, jobs: int | None = None, scheduler=None) -> dict:
@@ -246,7 +205,7 @@ def prepare_mlp(profile: str, jobs: int | None = None, scheduler=None) -> dict:
     choice = choose_mlp(profile, jobs, scheduler)
     specs = [replace(sp, seed=seed) for seed in seeds(profile)
              for per_size in choice["specs"].values() for sp in per_size.values()]
-    _curve_runs(profile, specs, jobs, scheduler)
+    fit_all(specs, jobs, scheduler)
     return choice
 
 
@@ -262,17 +221,18 @@ def structure_adaptive(profile: str, seed: int = 0) -> dict:
     choice = choose_mlp(profile)
     out = {"sizes": [], "runs": {}}
     for size, per_method in choice["specs"].items():
-        runs = _curve_runs(profile, [replace(sp, seed=seed) for sp in per_method.values()])
-        n = runs[0].extra["train_size"]
+        specs = [replace(sp, seed=seed) for sp in per_method.values()]
+        runs = fit_all(specs)
+        n = runs[0]["train_size"]
         out["sizes"].append(n)
         out["runs"][n] = {
-            method_of(r.spec): {
-                "test_curve": np.array(r.history.eval_acc), "train_curve": np.array(r.history.train_acc),
-                "test_acc": r.test_acc, "val_acc": r.val_acc, "train_acc": r.extra["train_acc"],
-                "gap": r.extra["train_acc"] - r.test_acc, "epochs": r.spec.epochs,
-                "hyper": {"l1": r.spec.l1, "l2": r.spec.l2, "lam": r.spec.lam,
-                          "beta": r.spec.beta, "rho": r.spec.rho}}
-            for r in runs}
+            method_of(sp): {
+                "test_curve": np.array(r["history"]["eval_acc"]),
+                "train_curve": np.array(r["history"]["train_acc"]),
+                "test_acc": r["test_acc"], "val_acc": r["val_acc"], "train_acc": r["train_acc"],
+                "gap": r["train_acc"] - r["test_acc"], "epochs": sp.train.epochs,
+                "hyper": {"l1": sp.l1, "l2": sp.l2, "lam": sp.lam, "beta": sp.beta, "rho": sp.rho}}
+            for sp, r in zip(specs, runs)}
     return out
 
 
@@ -287,9 +247,9 @@ def summarise_3a(per_seed: dict[int, dict]) -> dict:
             acc = np.array([r["runs"][n][method]["test_acc"] for r in per_seed.values()])
             sgd = np.array([r["runs"][n]["sgd"]["test_acc"] for r in per_seed.values()])
             gap = np.array([r["runs"][n][method]["gap"] for r in per_seed.values()])
-            out[n][method] = {"acc": float(acc.mean()), "acc_std": _std(acc),
-                              "gap": float(gap.mean()), "gap_std": _std(gap),
-                              "gain": float((acc - sgd).mean()), "gain_std": _std(acc - sgd),
+            out[n][method] = {"acc": float(acc.mean()), "acc_std": spread(acc)[1],
+                              "gap": float(gap.mean()), "gap_std": spread(gap)[1],
+                              "gain": float((acc - sgd).mean()), "gain_std": spread(acc - sgd)[1],
                               "gains": (acc - sgd).tolist(), "n": int(acc.size)}
     return out
 
@@ -298,92 +258,30 @@ def summarise_3a(per_seed: dict[int, dict]) -> dict:
 
 # --- The VGG-9 of Fig. 3b and 3c ----------------------------------------------------------------
 
-@dataclass(frozen=True)
-class VGGRun:
-    """Everything that determines one VGG-9 training run on the CIFAR-10 stand-in (its cache key).
-
-    ``val_fraction`` of the 50,000 training images is the validation split (the
-    same for every run); ``train_size`` images of the rest, drawn with ``seed``,
-    are trained on; ``test_size`` test images (all if None) are evaluated. No
-    data augmentation.
-    """
-
-    width: float = 0.125
-    forgetting: bool = True
-    lam: float = 0.0
-    beta: float = 0.0
-    rho: float = 1.0
-    epochs: int = 4
-    batch_size: int = 128
-    lr: float = 0.05
-    optimizer: str = "sgd"
-    train_size: int | None = 10000
-    val_fraction: float = 0.1
-    test_size: int | None = None
-    seed: int = 0
-
-    @property
-    def variant(self) -> str:
-        """``sgd``, ``forgetting*`` (layers without their losses) or ``forgetting``."""
-        if not self.forgetting:
-            return "sgd"
-        return "forgetting" if (self.lam or self.beta) else "forgetting*"
-
-    def regularisers(self) -> list:
-        return [Forgetting(self.lam, self.beta)] if self.forgetting and (self.lam or self.beta) else []
-
-    def build(self) -> VGG9:
-        """The untrained network: the same weights for the same seed."""
-        seed_everything(self.seed)
-        return VGG9(width=self.width, forgetting=self.forgetting, rho=self.rho, batch_norm=True)
-
-    def splits(self):
-        """``(train, validation, test)`` TensorDatasets."""
-        full = afm_data.load_dataset("cifar10", train=True)
-        train_set, val_set = afm_data.train_val_split(full, self.val_fraction, seed=0)
-        train_set = afm_data.subset(train_set, self.train_size, seed=self.seed)
-        test_set = afm_data.subset(afm_data.load_dataset("cifar10", train=False), self.test_size, seed=0)
-        return train_set, val_set, test_set
+def variant_of(spec: Run) -> str:
+    """``sgd``, ``forgetting*`` (layers without their losses) or ``forgetting`` (:data:`VARIANTS`)."""
+    if not spec.has_forgetting:
+        return "sgd"
+    return "forgetting" if (spec.lam or spec.beta) else "forgetting*"
 
 
-def _train_vgg(spec: VGGRun) -> RunResult:
-    train_set, val_set, test_set = spec.splits()
-    model = spec.build()
-    config = TrainConfig(epochs=spec.epochs, batch_size=spec.batch_size, lr=spec.lr,
-                         optimizer=spec.optimizer, seed=spec.seed)
-    history = train(model, train_set, config, spec.regularisers(), eval_data=val_set,
-                    desc=f"VGG-9 {spec.variant} λ={spec.lam:g} seed={spec.seed}")
-    model.cpu()
-    return RunResult(spec, {k: v.detach().cpu() for k, v in model.state_dict().items()}, history,
-                     val_acc=evaluate(model, val_set), test_acc=evaluate(model, test_set))
-
-
-def vgg_run(spec: VGGRun) -> RunResult:
-    """Train (or load from the result cache) the VGG-9 run that ``spec`` describes."""
-    return cached("vgg_run", asdict(spec), lambda: _train_vgg(spec))
-
-
-def vgg_spec(profile: str, variant: str, seed: int = 0, lam: float | None = None) -> VGGRun:
-    """The VGG-9 of ``variant`` (:data:`VARIANTS`); ``lam`` for the complete layer."""
+def vgg_spec(profile: str, variant: str, seed: int = 0, lam: float | None = None) -> Run:
+    """The VGG-9 of ``variant`` (:data:`VARIANTS`) on the CIFAR-10 stand-in; ``lam`` for the
+    complete layer. ``vgg_val_fraction`` of the 50,000 training images is the validation split,
+    ``vgg_train_size`` of the rest are trained on, ``prune_eval`` test images (all if None)
+    are evaluated. No data augmentation."""
     if variant not in VARIANTS:
         raise ValueError(f"unknown variant {variant!r}: expected one of {VARIANTS}")
     s = settings(profile)
-    base = VGGRun(width=s["vgg_width"], forgetting=variant != "sgd", epochs=s["vgg_epochs"],
-                  train_size=s["vgg_train_size"], val_fraction=s["vgg_val_fraction"],
-                  test_size=s["prune_eval"], seed=seed)
+    base = Run(arch="vgg9", options=(("width", s["vgg_width"]),), dataset="cifar10",
+               forgetting=variant != "sgd", train=TrainConfig(epochs=s["vgg_epochs"], lr=0.05),
+               train_size=s["vgg_train_size"], val_fraction=s["vgg_val_fraction"],
+               test_size=s["prune_eval"], seed=seed)
     if variant == "forgetting":
         if lam is None:
             raise ValueError("the complete forgetting layer needs lam (choose_vgg gives it)")
         return replace(base, lam=lam, beta=s["vgg_beta"])
     return base
-
-
-def _vgg_runs(specs: list[VGGRun], jobs=None, scheduler=None) -> list[RunResult]:
-    todo = [sp for sp in dict.fromkeys(specs) if not is_cached("vgg_run", asdict(sp))]
-    if todo:
-        run_many(vgg_run, [(sp,) for sp in todo], jobs=jobs, scheduler=scheduler,
-                 desc=f"{len(todo)} VGG-9 runs")
-    return [vgg_run(sp) for sp in specs]
 
 
 def choose_vgg(profile: str, jobs: int | None = None, scheduler=None) -> dict:
@@ -395,14 +293,14 @@ def choose_vgg(profile: str, jobs: int | None = None, scheduler=None) -> dict:
 def _choose_vgg(profile: str, jobs: int | None, scheduler) -> dict:
     s = settings(profile)
     specs = [vgg_spec(profile, "forgetting", 0, lam) for lam in s["vgg_lams"]]
-    results = _vgg_runs(specs, jobs, scheduler)
-    best = max(range(len(results)), key=lambda i: (results[i].val_acc, -i))
+    results = fit_all(specs, jobs, scheduler)
+    best = best_on_validation(results)
     return {"lam": specs[best].lam, "beta": specs[best].beta,
-            "grid": [{"lam": sp.lam, "beta": sp.beta, "val_acc": r.val_acc}
+            "grid": [{"lam": sp.lam, "beta": sp.beta, "val_acc": r["val_acc"]}
                      for sp, r in zip(specs, results)]}
 
 
-def vgg_specs(profile: str, seed: int) -> dict[str, VGGRun]:
+def vgg_specs(profile: str, seed: int) -> dict[str, Run]:
     """The three networks of Fig. 3c (the complete one is the network Fig. 3b prunes)."""
     lam = choose_vgg(profile)["lam"]
     return {v: vgg_spec(profile, v, seed, lam) for v in VARIANTS}
@@ -411,8 +309,8 @@ def vgg_specs(profile: str, seed: int) -> dict[str, VGGRun]:
 def prepare_vgg(profile: str, jobs: int | None = None, scheduler=None) -> dict:
     """Fig. 3b's and 3c's training runs, in parallel: the λ grid, then every network and seed."""
     choice = choose_vgg(profile, jobs, scheduler)
-    _vgg_runs([sp for seed in vgg_seeds(profile) for sp in vgg_specs(profile, seed).values()],
-              jobs, scheduler)
+    fit_all([sp for seed in vgg_seeds(profile) for sp in vgg_specs(profile, seed).values()],
+            jobs, scheduler)
     return choice
 
 
@@ -437,15 +335,16 @@ def convergence(profile: str, seed: int = 0) -> dict:
     specs = vgg_specs(profile, seed)
     out = {"lam": specs["forgetting"].lam, "beta": specs["forgetting"].beta, "runs": {}}
     for variant, spec in specs.items():
-        r = vgg_run(spec)
-        bl = np.array(r.history.batch_loss)
-        out["steps_per_epoch"] = len(bl) // max(1, spec.epochs)
+        r = fit(spec)
+        history = r["history"]
+        bl = np.array(history["batch_loss"])
+        out["steps_per_epoch"] = len(bl) // max(1, spec.train.epochs)
         out["runs"][variant] = {
-            "batch_loss": bl, "epoch_loss": np.array(r.history.loss),
-            "val_curve": np.array(r.history.eval_acc), "test_acc": r.test_acc,
+            "batch_loss": bl, "epoch_loss": np.array(history["loss"]),
+            "val_curve": np.array(history["eval_acc"]), "test_acc": r["test_acc"],
             "tv": total_variation(bl), "tv_relative": total_variation(bl) / float(bl.mean()),
-            "final_loss": float(r.history.loss[-1]), "mean_loss": float(np.mean(r.history.loss)),
-            "parameters": int(sum(v.numel() for k, v in r.state_dict.items()
+            "final_loss": float(history["loss"][-1]), "mean_loss": float(np.mean(history["loss"])),
+            "parameters": int(sum(v.numel() for k, v in r["state_dict"].items()
                                   if not k.endswith(("running_mean", "running_var",
                                                      "num_batches_tracked"))))}
     return out
@@ -520,8 +419,8 @@ def pruning_curves(profile: str, seed: int = 0) -> dict:
     """
     s = settings(profile)
     spec = vgg_specs(profile, seed)["forgetting"]
-    run = vgg_run(spec)
-    model = run.model()
+    run = fit(spec)
+    model = spec.build(run["state_dict"])
     train_set, val_set, eval_set = spec.splits()  # eval_set: the prune_eval test images
     fractions = list(s["fractions"])
     weights = prunable_weights(model)
@@ -557,7 +456,7 @@ def pruning_curves(profile: str, seed: int = 0) -> dict:
             "omega": {n: o.numpy() for n, o in omega.items()},
             "omega_activity_spearman": {n: _spearman(o, activity[excitatory_of(n)])
                                         for n, o in omega.items()},
-            "as_trained": as_trained, "test_acc": run.test_acc, "val_acc": run.val_acc}
+            "as_trained": as_trained, "test_acc": run["test_acc"], "val_acc": run["val_acc"]}
 
 
 def _spearman(a: torch.Tensor, b: torch.Tensor) -> float:

@@ -12,7 +12,6 @@ from __future__ import annotations
 from dataclasses import replace
 from itertools import product
 
-import numpy as np
 import torch
 from scipy import stats
 
@@ -21,7 +20,10 @@ from afm.capture import capture_activations, capture_gradients
 from afm.importance import neuron_importance
 from afm.layer import forgetting_layers
 from afm.lab.profiles import by_profile, check_profile
-from afm.lab.runs import MLPRun, mlp_run, select_on_validation
+from afm.lab.registry import Figure
+from afm.plotting import forgetting_layer as plotting
+from afm.lab.runs import Run, choose, fit, trained
+from afm.train import TrainConfig
 
 #: How many test samples the gradient heatmaps of Fig. 1b show.
 HEATMAP_SAMPLES = 64
@@ -39,10 +41,12 @@ def settings(profile: str) -> dict:
                    betas=[1e-5, 1e-4, 1e-3]))
 
 
-def base_spec(profile: str) -> MLPRun:
+def base_spec(profile: str) -> Run:
+    """The paper's MNIST MLP 784-128-256-10 with the complete layer: SGD (momentum 0.9),
+    lr 0.05, batch 128, seed 0."""
     s = settings(profile)
-    return MLPRun(dataset="mnist", widths=(784, 128, 256, 10), forgetting=True, shortcut=True,
-                  epochs=s["epochs"], train_size=s["train_size"], lr=0.05, seed=0)
+    return Run(dataset="mnist", widths=(784, 128, 256, 10), forgetting=True, shortcut=True,
+               train=TrainConfig(epochs=s["epochs"], lr=0.05), train_size=s["train_size"])
 
 
 def choose_lam_beta(profile: str, jobs: int | None = None, scheduler=None) -> dict:
@@ -50,10 +54,10 @@ def choose_lam_beta(profile: str, jobs: int | None = None, scheduler=None) -> di
     s = settings(profile)
     candidates = [replace(base_spec(profile), lam=lam, beta=beta)
                   for lam, beta in product(s["lams"], s["betas"])]
-    best, results = select_on_validation(candidates, jobs=jobs, scheduler=scheduler)
+    best, results = choose(candidates, jobs=jobs, scheduler=scheduler)
     return {"lam": best.lam, "beta": best.beta,
-            "grid": [{"lam": r.spec.lam, "beta": r.spec.beta, "val_acc": r.val_acc}
-                     for r in results]}
+            "grid": [{"lam": c.lam, "beta": c.beta, "val_acc": r["val_acc"]}
+                     for c, r in zip(candidates, results)]}
 
 
 def gradient_summary(grads: torch.Tensor) -> dict:
@@ -81,18 +85,18 @@ def shortcut_gradients(profile: str, seed: int = 0) -> dict:
     for shortcut in (True, False):
         spec = replace(base_spec(profile), lam=chosen["lam"], beta=chosen["beta"],
                        shortcut=shortcut, seed=seed)
-        result = mlp_run(spec)
+        result = fit(spec)
         regs = spec.regularisers()
-        models = {"start": spec.build(), "end": result.model()}
+        models = {"start": spec.build(), "end": spec.build(result["state_dict"])}
         grads = {when: capture_gradients(m, x, y, regs) for when, m in models.items()}
         out["layers"] = list(grads["start"])
         out["runs"][shortcut] = {
             **grads,
             "summary": {when: {layer: gradient_summary(g) for layer, g in gs.items()}
                         for when, gs in grads.items()},
-            "test_acc": result.test_acc,
+            "test_acc": result["test_acc"],
             "gate_mean": {name: float(layer_gates[-1].mean())
-                          for name, layer_gates in result.history.gates.items()},
+                          for name, layer_gates in result["history"]["gates"].items()},
         }
     return out
 
@@ -110,7 +114,7 @@ def lateral_interactions(profile: str, seed: int = 0, layer: int = 0) -> dict:
     """
     chosen = choose_lam_beta(profile)
     spec = replace(base_spec(profile), lam=chosen["lam"], beta=chosen["beta"], seed=seed)
-    model = mlp_run(spec).model()
+    model = trained(spec)
     test = afm_data.load_dataset("mnist", train=False)
     batches = [(test.tensors[0][i:i + 1000], test.tensors[1][i:i + 1000])
                for i in range(0, len(test), 1000)]
@@ -140,12 +144,19 @@ def lateral_interactions(profile: str, seed: int = 0, layer: int = 0) -> dict:
             "dead_neurons": int((~active).sum())}
 
 
-def seed_spread(values: list[float]) -> dict:
-    arr = np.asarray(values, dtype=float)
-    return {"mean": float(arr.mean()), "std": float(arr.std(ddof=1)) if arr.size > 1 else 0.0,
-            "n": int(arr.size), "values": arr.tolist()}
-
-
 def seeds(profile: str) -> list[int]:
     """The seeds each profile averages over."""
     return list(settings(profile)["seeds"])
+
+
+#: The chapter's figures, for :mod:`afm.lab.figures` (``afm run``) and the chapter.
+FIGURES = [
+    Figure("1a", "The forgetting layer (schematic)", "01_forgetting_layer",
+           plot=plotting.fig_1a_schematic),
+    Figure("1b", "Gradients of excitatory neurons, with and without the shortcut",
+           "01_forgetting_layer", plot=plotting.fig_1b_gradients, compute=shortcut_gradients,
+           seeds=seeds, prepare=choose_lam_beta),
+    Figure("1c", "Lateral inhibition between neurons", "01_forgetting_layer",
+           plot=plotting.fig_1c_lateral, compute=lateral_interactions, seeds=seeds,
+           prepare=choose_lam_beta),
+]

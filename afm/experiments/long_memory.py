@@ -18,7 +18,7 @@ strengths, and for the forgetting networks (λ, β) jointly with EWC's strength.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict
 from itertools import product
 
 import numpy as np
@@ -27,11 +27,12 @@ from torch.utils.data import TensorDataset
 
 from afm.baselines import continual as cl
 from afm import data as afm_data
-from afm.lab.cache import cached, is_cached
-from afm.device import seed_everything
+from afm.lab.cache import cached
 from afm.lab.profiles import by_profile, check_profile
-from afm.regularisers import Forgetting
-from afm.lab.sweep import run_many
+from afm.lab.registry import Figure
+from afm.plotting import long_memory as plotting
+from afm.lab.runs import Run, best_on_validation
+from afm.lab.sweep import cached_map
 from afm.train import TrainConfig
 
 #: Every method of the chapter, in the order of the legends.
@@ -74,59 +75,45 @@ def seeds(profile: str) -> list[int]:
     return list(settings(profile)["seeds"])
 
 
-@dataclass(frozen=True)
-class CLRun:
-    """Everything that determines one sequence of tasks (and so its cache key).
+def cl_spec(profile: str, method: str = "sgd", strength: float = 0.0, lam: float = 0.0,
+            beta: float = 0.0, split: str = "test", n_tasks: int | None = None, seed: int = 0) -> Run:
+    """One sequence of Permuted-MNIST tasks as a :class:`~afm.lab.runs.Run`.
 
-    ``split="val"`` evaluates on each task's validation images (for choosing
-    strengths), ``"test"`` on its test images. The task permutations, the training
-    subsets and the initial weights all follow ``seed``.
+    The multi-head MLP (:data:`WIDTHS`, one head per task), forgetting layers for the ``_f``
+    methods, Adam (lr 1e-3, batch 128, a fresh optimiser per task); ``strategy`` holds the
+    method, its ``strength``, the importance ``samples`` and SI's ``xi``. ``split="val"``
+    (``epoch_eval``) evaluates each task on its validation images (for choosing strengths),
+    ``"test"`` on its test images. The task permutations, the training subsets and the
+    initial weights all follow ``seed``.
     """
+    if method not in METHODS:
+        raise ValueError(f"unknown method {method!r}: expected one of {METHODS}")
+    if split not in ("val", "test"):
+        raise ValueError(f"split must be 'val' or 'test', got {split!r}")
+    s = settings(profile)
+    return Run(arch="multihead_mlp", widths=WIDTHS,
+               options=(("n_tasks", s["n_tasks"] if n_tasks is None else n_tasks),),
+               forgetting=method.endswith("_f"), dataset="permuted-mnist",
+               train_size=s["train_size"], epoch_eval=split, epoch_eval_size=s["eval_size"],
+               train=TrainConfig(epochs=s["epochs"], batch_size=128, lr=1e-3, optimizer="adam"),
+               lam=lam, beta=beta, seed=seed,
+               strategy=(("method", method), ("strength", strength),
+                         ("samples", s["importance_samples"]), ("xi", 0.1)))
 
-    method: str = "sgd"
-    strength: float = 0.0
-    lam: float = 0.0
-    beta: float = 0.0
-    n_tasks: int = 10
-    train_size: int | None = 10000
-    eval_size: int | None = 2000
-    split: str = "test"
-    epochs: int = 1
-    batch_size: int = 128
-    lr: float = 1e-3
-    optimizer: str = "adam"
-    importance_samples: int = 500
-    xi: float = 0.1
-    seed: int = 0
 
-    def __post_init__(self) -> None:
-        if self.base not in STRATEGIES:
-            raise ValueError(f"unknown method {self.method!r}: expected one of {METHODS}")
-        if self.split not in ("val", "test"):
-            raise ValueError(f"split must be 'val' or 'test', got {self.split!r}")
+def method_of(run: Run) -> str:
+    """The method (:data:`METHODS`) of a sequence run."""
+    return run.strategy_setting("method")
 
-    @property
-    def base(self) -> str:
-        return self.method.removesuffix("_f")
 
-    @property
-    def forgetting(self) -> bool:
-        return self.method.endswith("_f")
-
-    def strategy(self):
-        base = self.base
-        if base in ("sgd", "joint"):
-            return STRATEGIES[base]()
-        if base == "si":
-            return cl.SynapticIntelligence(self.strength, xi=self.xi)
-        return STRATEGIES[base](self.strength, samples=self.importance_samples)
-
-    def build(self) -> cl.MultiHeadMLP:
-        seed_everything(self.seed)
-        return cl.MultiHeadMLP(WIDTHS, n_tasks=self.n_tasks, forgetting=self.forgetting)
-
-    def regularisers(self) -> list:
-        return [Forgetting(self.lam, self.beta)] if self.forgetting and (self.lam or self.beta) else []
+def _strategy(run: Run):
+    base = method_of(run).removesuffix("_f")
+    if base in ("sgd", "joint"):
+        return STRATEGIES[base]()
+    strength = run.strategy_setting("strength")
+    if base == "si":
+        return cl.SynapticIntelligence(strength, xi=run.strategy_setting("xi"))
+    return STRATEGIES[base](strength, samples=run.strategy_setting("samples"))
 
 
 def task_indices(task: int, seed: int, split: str, size: int | None) -> torch.Tensor:
@@ -161,42 +148,37 @@ def task_data(task: int, seed: int, split: str, size: int | None) -> TensorDatas
     return TensorDataset(cl.tag(x, task), labels[idx])
 
 
-def _sequence(spec: CLRun) -> dict:
-    n_eval = spec.n_tasks
-    train_tasks = [task_data(t, spec.seed, "train", spec.train_size) for t in range(spec.n_tasks)]
-    eval_tasks = [task_data(t, spec.seed, spec.split, spec.eval_size) for t in range(n_eval)]
+def _sequence(spec: Run) -> dict:
+    n_tasks = spec.option("n_tasks")
+    train_tasks = [task_data(t, spec.seed, "train", spec.train_size) for t in range(n_tasks)]
+    eval_tasks = [task_data(t, spec.seed, spec.epoch_eval, spec.epoch_eval_size) for t in range(n_tasks)]
     model = spec.build()
-    strategy = spec.strategy()
-    config = TrainConfig(epochs=spec.epochs, batch_size=spec.batch_size, lr=spec.lr,
-                         optimizer=spec.optimizer, seed=spec.seed)
-    result = cl.train_sequence(model, strategy, train_tasks, eval_tasks, config,
-                               spec.regularisers(), desc=f"{spec.method} seed={spec.seed}")
+    strategy = _strategy(spec)
+    result = cl.train_sequence(model, strategy, train_tasks, eval_tasks, spec.train,
+                               spec.regularisers(), desc=f"{method_of(spec)} seed={spec.seed}")
     out = {"accuracy": result.accuracy, "seconds": float(sum(result.seconds))}
-    if spec.split == "test" and isinstance(strategy, cl.Consolidation):
+    if spec.epoch_eval == "test" and isinstance(strategy, cl.Consolidation):
         out["importance"] = {k: strategy.omega[k].detach().cpu().float().numpy()
                              for k in TRUNK_WEIGHTS}
     return out
 
 
-def cl_run(spec: CLRun) -> dict:
+def cl_run(spec: Run) -> dict:
     """Train (or load from the result cache) one sequence: ``{"accuracy": (T, T), "seconds",
     "importance": {trunk weight: Ω summed over the tasks}}`` (importance for test runs of
     the consolidation methods only)."""
-    return cached("cl_run", asdict(spec), lambda: _sequence(spec))
+    return cached("sequence", asdict(spec), lambda: _sequence(spec))
 
 
 def run_all(specs, jobs: int | None = None, scheduler=None, desc: str = "sequences") -> list[dict]:
     """:func:`cl_run` of every spec, the missing ones in parallel, then all from the cache."""
-    todo = [s for s in dict.fromkeys(specs) if not is_cached("cl_run", asdict(s))]
-    if todo:
-        run_many(cl_run, [(s,) for s in todo], jobs=jobs, scheduler=scheduler, desc=desc)
-    return [cl_run(s) for s in specs]
+    return cached_map("sequence", _sequence, list(specs), asdict, jobs=jobs, scheduler=scheduler,
+                      desc=desc)
 
 
-def base_spec(profile: str) -> CLRun:
-    s = settings(profile)
-    return CLRun(n_tasks=s["n_tasks"], train_size=s["train_size"], eval_size=s["eval_size"],
-                 epochs=s["epochs"], importance_samples=s["importance_samples"])
+def base_spec(profile: str) -> Run:
+    """The plain network fine-tuned on the profile's task sequence (``sgd``, seed 0)."""
+    return cl_spec(profile)
 
 
 def _validation_score(result: dict) -> float:
@@ -204,20 +186,22 @@ def _validation_score(result: dict) -> float:
     return float(cl.average_accuracy(result["accuracy"])[-1])
 
 
-def _grid_specs(profile: str, methods, forgetting_choice=None) -> list[CLRun]:
+def _grid_specs(profile: str, methods, forgetting_choice=None) -> list[Run]:
     s = settings(profile)
-    base = replace(base_spec(profile), n_tasks=s["val_tasks"], split="val", seed=0)
+
+    def spec(method, strength, lam=0.0, beta=0.0):
+        return cl_spec(profile, method, strength, lam, beta, split="val", n_tasks=s["val_tasks"])
+
     specs = []
     for method in methods:
         strengths = s["grid"][method.removesuffix("_f")]
         if not method.endswith("_f"):
-            specs += [replace(base, method=method, strength=v) for v in strengths]
+            specs += [spec(method, v) for v in strengths]
         elif forgetting_choice is None:
-            specs += [replace(base, method=method, strength=v, lam=lam, beta=beta)
+            specs += [spec(method, v, lam, beta)
                       for v, (lam, beta) in product(strengths, s["forgetting_grid"])]
         else:
-            specs += [replace(base, method=method, strength=v, **forgetting_choice)
-                      for v in strengths]
+            specs += [spec(method, v, **forgetting_choice) for v in strengths]
     return specs
 
 
@@ -236,14 +220,14 @@ def choose_strengths(profile: str, jobs: int | None = None, scheduler=None) -> d
     chosen, rows = {}, []
 
     def pick(specs, results):
-        for method in dict.fromkeys(s.method for s in specs):
-            cands = [(s, r) for s, r in zip(specs, results) if s.method == method]
+        for method in dict.fromkeys(method_of(s) for s in specs):
+            cands = [(s, r) for s, r in zip(specs, results) if method_of(s) == method]
             scores = [_validation_score(r) for _, r in cands]
-            best = int(np.argmax(scores))  # the first of equal scores
+            best = best_on_validation([{"val_acc": v} for v in scores])
             spec = cands[best][0]
-            chosen[method] = {"strength": spec.strength, "lam": spec.lam, "beta": spec.beta,
-                              "val_acc": scores[best]}
-            rows.extend({"method": s.method, "strength": s.strength, "lam": s.lam,
+            chosen[method] = {"strength": spec.strategy_setting("strength"), "lam": spec.lam,
+                              "beta": spec.beta, "val_acc": scores[best]}
+            rows.extend({"method": method, "strength": s.strategy_setting("strength"), "lam": s.lam,
                          "beta": s.beta, "val_acc": v} for (s, _), v in zip(cands, scores))
 
     pick(first, results)
@@ -254,12 +238,11 @@ def choose_strengths(profile: str, jobs: int | None = None, scheduler=None) -> d
     return {**chosen, "grid": rows}
 
 
-def main_specs(profile: str, seed: int, chosen: dict | None = None) -> dict[str, CLRun]:
+def main_specs(profile: str, seed: int, chosen: dict | None = None) -> dict[str, Run]:
     """The test run of every method for ``seed``, with the chosen strengths."""
     chosen = choose_strengths(profile) if chosen is None else chosen
-    base = base_spec(profile)
-    return {m: replace(base, method=m, strength=chosen[m]["strength"], lam=chosen[m]["lam"],
-                       beta=chosen[m]["beta"], seed=seed) for m in METHODS}
+    return {m: cl_spec(profile, m, chosen[m]["strength"], chosen[m]["lam"], chosen[m]["beta"],
+                       seed=seed) for m in METHODS}
 
 
 def prepare(profile: str, jobs: int | None = None, scheduler=None) -> dict:
@@ -333,3 +316,27 @@ def permutation_examples(n_digits: int = 4, tasks=(0, 1, 2), seed: int = 0) -> d
         perm = torch.from_numpy(afm_data.pixel_permutation(t, seed))
         out["tasks"][t] = x[:, perm].reshape(-1, 28, 28).numpy()
     return out
+
+
+def permutations(profile: str, seed: int = 0) -> dict:
+    """Fig. 5a for ``seed``'s task permutations: :func:`permutation_examples` (the same in
+    every profile)."""
+    check_profile(profile)
+    return permutation_examples(seed=seed)
+
+
+def example_seeds(profile: str) -> list[int]:
+    """Fig. 5a draws the permutations of seed 0."""
+    return [0]
+
+
+#: The chapter's figures, for :mod:`afm.lab.figures` (``afm run``) and the chapter.
+FIGURES = [
+    Figure("5a", "Permuted MNIST: digits under three task permutations", "05_long_memory",
+           plot=plotting.fig_5a_permutations, compute=permutations, seeds=example_seeds),
+    Figure("5b", "Ten Permuted-MNIST tasks: first-task and average accuracy", "05_long_memory",
+           plot=plotting.fig_5b, compute=sequence_results, seeds=seeds, prepare=prepare),
+    Figure("5c", "Importance of the trunk weights, with and without forgetting layers",
+           "05_long_memory", plot=plotting.fig_5c, compute=importance_results, seeds=seeds,
+           prepare=prepare),
+]

@@ -18,7 +18,6 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
 from itertools import product
 
 import numpy as np
@@ -28,17 +27,15 @@ from scipy import stats as sps
 from afm import data as afm_data
 from afm.analysis.ablation import ablate, ablation_curve, area_under, removal_order
 from afm.lab.cache import cached
-from afm.device import seed_everything
 from afm.importance import activation_importance, layer_importance
 from afm.metrics import per_class_accuracy
-from afm.models import LeNet5
 from afm.lab.profiles import by_profile, check_profile
-from afm.regularisers import Forgetting
+from afm.lab.registry import Figure
+from afm.plotting import neuron_importance as plotting
 from afm.analysis.stats import UNIFORM_BIMODALITY, bimodality_coefficient, end_shares, polarisation
-from afm.lab.sweep import run_many
-from afm.train import TrainConfig, evaluate, loader, train
+from afm.train import TrainConfig, loader
 from afm.experiments import sparse_coding
-from afm.lab.runs import MLPRun, RunResult, mlp_run, run_specs, select_on_validation
+from afm.lab.runs import Run, best_on_validation, choose, fit, fit_all
 
 #: The paper's Fashion-MNIST network of Fig. 2a and 2b.
 FASHION_WIDTHS = (784, 256, 256, 128, 10)
@@ -48,6 +45,8 @@ FRACTIONS = (0.0, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.2, 0.3, 0.5, 0.7, 0.8, 0
 TOP_K = (1, 10)
 #: LeNet-5 of Fig. 2c: forgetting layers on the two convolutional layers only.
 CNN_FORGETTING = (True, True, False, False)
+#: Fig. 2c's rankings of the channels: (network, importance measure).
+RANKINGS = (("forgetting", "omega"), ("plain", "activation"), ("forgetting", "activation"))
 
 
 def settings(profile: str) -> dict:
@@ -76,22 +75,22 @@ def seeds(profile: str) -> list[int]:
 
 # --- Fig. 2a, 2b: the Fashion-MNIST MLP -------------------------------------------------------
 
-def fashion_spec(profile: str, lam: float, beta: float, seed: int = 0) -> MLPRun:
+def fashion_spec(profile: str, lam: float, beta: float, seed: int = 0) -> Run:
     """The complete forgetting network of Fig. 2a: SGD (momentum 0.9, lr 0.05, batch 128)."""
     s = settings(profile)
-    return MLPRun(dataset="fashion-mnist", widths=FASHION_WIDTHS, forgetting=True, shortcut=True,
-                  lam=lam, beta=beta, epochs=s["epochs"], train_size=s["train_size"], lr=0.05,
-                  seed=seed)
+    return Run(dataset="fashion-mnist", widths=FASHION_WIDTHS, forgetting=True, shortcut=True,
+               lam=lam, beta=beta, train=TrainConfig(epochs=s["epochs"], lr=0.05),
+               train_size=s["train_size"], seed=seed)
 
 
 def choose_fashion(profile: str, jobs: int | None = None, scheduler=None) -> dict:
     """(λ, β) of the Fashion-MNIST network by validation accuracy over the grid (seed 0)."""
     s = settings(profile)
     candidates = [fashion_spec(profile, lam, beta) for lam, beta in product(s["lams"], s["betas"])]
-    best, results = select_on_validation(candidates, jobs=jobs, scheduler=scheduler)
+    best, results = choose(candidates, jobs=jobs, scheduler=scheduler)
     return {"lam": best.lam, "beta": best.beta,
-            "grid": [{"lam": r.spec.lam, "beta": r.spec.beta, "val_acc": r.val_acc,
-                      "test_acc": r.test_acc} for r in results]}
+            "grid": [{"lam": c.lam, "beta": c.beta, "val_acc": r["val_acc"],
+                      "test_acc": r["test_acc"]} for c, r in zip(candidates, results)]}
 
 
 def _random_draws(model, test, scores, fractions, draws, seed, scope="global") -> np.ndarray:
@@ -102,7 +101,8 @@ def _random_draws(model, test, scores, fractions, draws, seed, scope="global") -
 def ablation(profile: str, seed: int) -> dict:
     """Fig. 2a and 2b for one seed (cached on disk: the two figures share it).
 
-    Ω is read on the validation split; accuracies are on the test set.
+    Ω is read on the validation split; accuracies are on the test set. Fig. 2a and 2b both
+    draw this result: the figure registry stores it once.
 
     Returns:
         ``{"lam", "beta", "seed", "test_acc", "fractions", "layers", "omega": {layer: (N,)},
@@ -111,22 +111,17 @@ def ablation(profile: str, seed: int) -> dict:
         ``"per_layer": {layer: {"positive"|"inverse": (F,)}}`` (Fig. 2b: one layer ablated)``}``
     """
     check_profile(profile)
-    return cached("ablation", {"profile": profile, "seed": int(seed)},
-                  lambda: _ablation(profile, int(seed)))
-
-
-def _ablation(profile: str, seed: int) -> dict:
     s = settings(profile)
     chosen = choose_fashion(profile)
     spec = fashion_spec(profile, chosen["lam"], chosen["beta"], seed)
-    result = mlp_run(spec)
-    model = result.model()
+    result = fit(spec)
+    model = spec.build(result["state_dict"])
     _, val, test = spec.splits()
     test = afm_data.subset(test, s["test_size"], seed=0)  # smoke: fewer test images
     omega = layer_importance(model, loader(val), "omega")
     fractions = list(s["fractions"])
-    out = {"lam": chosen["lam"], "beta": chosen["beta"], "seed": seed, "test_acc": result.test_acc,
-           "val_acc": result.val_acc, "fractions": np.asarray(fractions), "layers": list(omega),
+    out = {"lam": chosen["lam"], "beta": chosen["beta"], "seed": seed, "test_acc": result["test_acc"],
+           "val_acc": result["val_acc"], "fractions": np.asarray(fractions), "layers": list(omega),
            "omega": {k: v.numpy() for k, v in omega.items()}}
     for key, scope, draws in (("curves", "global", s["draws"]),
                               ("stratified", "per_layer", min(3, s["draws"]))):
@@ -168,8 +163,8 @@ def _ablation_other_lambdas(profile: str, seed: int) -> dict:
         if lam == chosen["lam"]:
             continue
         spec = fashion_spec(profile, lam, chosen["beta"], seed)
-        result = mlp_run(spec)
-        model = result.model()
+        result = fit(spec)
+        model = spec.build(result["state_dict"])
         _, val, test = spec.splits()
         test = afm_data.subset(test, s["test_size"], seed=0)
         omega = layer_importance(model, loader(val), "omega")
@@ -177,7 +172,7 @@ def _ablation_other_lambdas(profile: str, seed: int) -> dict:
         curves = {o: ablation_curve(model, test, omega, f, o) for o in ("positive", "inverse")}
         curves["random"] = _random_draws(model, test, omega, f, s["draws"], seed)
         all_omega = np.concatenate([v.numpy() for v in omega.values()])
-        out[lam] = {"lam": lam, "beta": chosen["beta"], "test_acc": result.test_acc,
+        out[lam] = {"lam": lam, "beta": chosen["beta"], "test_acc": result["test_acc"],
                     "fractions": np.asarray(f), "curves": curves,
                     "omega_range": (float(all_omega.min()), float(all_omega.max())),
                     "spearman_activation": _omega_vs_activation(model, val, omega)["spearman_activation"]}
@@ -216,87 +211,24 @@ def ablation_summary(res: dict) -> dict:
 
 # --- Fig. 2c: LeNet-5 on the CIFAR-10 stand-in ------------------------------------------------
 
-@dataclass(frozen=True)
-class CNNRun:
-    """Everything that determines one LeNet-5 training run (and so its cache key).
-
-    As :class:`~afm.lab.runs.MLPRun`: ``val_fraction`` of the training
-    set is the validation split, ``train_size`` images of the rest are trained on.
-    """
-
-    dataset: str = "cifar10"
-    forgetting: tuple[bool, ...] = CNN_FORGETTING
-    shortcut: bool = True
-    gate: str = "dense"
-    rho: float = 1.0
-    lam: float = 0.0
-    beta: float = 0.0
-    epochs: int = 4
-    batch_size: int = 128
-    lr: float = 0.05
-    optimizer: str = "sgd"
-    train_size: int | None = None
-    val_fraction: float = 0.1
-    seed: int = 0
-
-    def regularisers(self) -> list:
-        return [Forgetting(self.lam, self.beta)] if any(self.forgetting) and (self.lam or self.beta) else []
-
-    def build(self) -> LeNet5:
-        """The untrained network: the same weights for the same seed."""
-        seed_everything(self.seed)
-        return LeNet5(forgetting=list(self.forgetting), rho=self.rho, shortcut=self.shortcut,
-                      gate=self.gate)
-
-    def splits(self):
-        """``(train, validation, test)`` TensorDatasets."""
-        full = afm_data.load_dataset(self.dataset, train=True)
-        train_set, val_set = afm_data.train_val_split(full, self.val_fraction, seed=0)
-        train_set = afm_data.subset(train_set, self.train_size, seed=self.seed)
-        return train_set, val_set, afm_data.load_dataset(self.dataset, train=False)
-
-
-def _train_cnn(spec: CNNRun) -> RunResult:
-    train_set, val_set, test_set = spec.splits()
-    model = spec.build()
-    config = TrainConfig(epochs=spec.epochs, batch_size=spec.batch_size, lr=spec.lr,
-                         optimizer=spec.optimizer, seed=spec.seed)
-    kind = "plain" if not any(spec.forgetting) else f"forgetting λ={spec.lam:g} β={spec.beta:g}"
-    history = train(model, train_set, config, spec.regularisers(), eval_data=val_set,
-                    desc=f"LeNet-5 {kind} seed={spec.seed}")
-    model.cpu()
-    return RunResult(spec, {k: v.detach().cpu() for k, v in model.state_dict().items()}, history,
-                     val_acc=evaluate(model, val_set), test_acc=evaluate(model, test_set))
-
-
-def cnn_run(spec: CNNRun) -> RunResult:
-    """Train (or load from the result cache) the LeNet-5 run that ``spec`` describes."""
-    return cached("cnn_run", asdict(spec), lambda: _train_cnn(spec))
-
-
-def cnn_spec(profile: str, forgetting: bool, lam: float = 0.0, seed: int = 0) -> CNNRun:
+def cnn_spec(profile: str, forgetting: bool, lam: float = 0.0, seed: int = 0) -> Run:
+    """LeNet-5 of Fig. 2c on the CIFAR-10 stand-in: forgetting layers on its two convolutional
+    layers (or none), SGD (momentum 0.9, lr 0.05, batch 128)."""
     s = settings(profile)
-    return CNNRun(forgetting=CNN_FORGETTING if forgetting else (False,) * 4,
-                  lam=lam if forgetting else 0.0, beta=s["cnn_beta"] if forgetting else 0.0,
-                  epochs=s["cnn_epochs"], train_size=s["cnn_train_size"], seed=seed)
-
-
-def _cnn_runs(specs: list[CNNRun], jobs=None, scheduler=None) -> list[RunResult]:
-    from afm.lab.cache import is_cached
-    todo = [s for s in dict.fromkeys(specs) if not is_cached("cnn_run", asdict(s))]
-    if todo:
-        run_many(cnn_run, [(s,) for s in todo], jobs=jobs, scheduler=scheduler,
-                 desc=f"{len(todo)} LeNet-5 runs")
-    return [cnn_run(s) for s in specs]
+    return Run(arch="lenet5", dataset="cifar10",
+               forgetting=CNN_FORGETTING if forgetting else (False,) * 4,
+               lam=lam if forgetting else 0.0, beta=s["cnn_beta"] if forgetting else 0.0,
+               train=TrainConfig(epochs=s["cnn_epochs"], lr=0.05), train_size=s["cnn_train_size"],
+               seed=seed)
 
 
 def choose_cnn(profile: str, jobs: int | None = None, scheduler=None) -> dict:
     """λ of the forgetting LeNet-5 by validation accuracy (seed 0, β fixed)."""
     s = settings(profile)
-    results = _cnn_runs([cnn_spec(profile, True, lam) for lam in s["cnn_lams"]], jobs, scheduler)
-    best = max(range(len(results)), key=lambda i: (results[i].val_acc, -i))
+    results = fit_all([cnn_spec(profile, True, lam) for lam in s["cnn_lams"]], jobs, scheduler)
+    best = best_on_validation(results)
     return {"lam": s["cnn_lams"][best], "beta": s["cnn_beta"],
-            "grid": [{"lam": lam, "val_acc": r.val_acc} for lam, r in zip(s["cnn_lams"], results)]}
+            "grid": [{"lam": lam, "val_acc": r["val_acc"]} for lam, r in zip(s["cnn_lams"], results)]}
 
 
 def _logits(model, x: torch.Tensor, batch: int = 1000) -> torch.Tensor:
@@ -324,8 +256,9 @@ def channel_removal(profile: str, seed: int) -> dict:
     """Fig. 2c for one seed: per-class test accuracy after removing the top-k channels.
 
     Three rankings of the 22 convolutional channels (6 + 16, ranked together):
-    ``"forgetting, Ω"`` (the paper's), ``"plain, activation"`` (the plain network's
-    stated measure) and, as a control, ``"forgetting, activation"``; each also with
+    ``("forgetting", "omega")`` (the paper's), ``("plain", "activation")`` (the plain network's
+    stated measure) and, as a control, ``("forgetting", "activation")``: (network, measure)
+    pairs (:data:`RANKINGS`); each also with
     ``k`` channels removed at random (``draws`` draws).
 
     Returns:
@@ -335,28 +268,29 @@ def channel_removal(profile: str, seed: int) -> dict:
     """
     s = settings(profile)
     chosen = choose_cnn(profile)
-    nets = {"forgetting": cnn_run(cnn_spec(profile, True, chosen["lam"], seed)),
-            "plain": cnn_run(cnn_spec(profile, False, seed=seed))}
-    models = {k: r.model() for k, r in nets.items()}
-    _, val, test = nets["plain"].spec.splits()
+    specs = {"forgetting": cnn_spec(profile, True, chosen["lam"], seed),
+             "plain": cnn_spec(profile, False, seed=seed)}
+    nets = {k: fit(spec) for k, spec in specs.items()}
+    models = {k: specs[k].build(r["state_dict"]) for k, r in nets.items()}
+    _, val, test = specs["plain"].splits()
     test = afm_data.subset(test, s["test_size"], seed=0)  # smoke: fewer test images
     val_batches = loader(val)
     conv = ["conv.0.act", "conv.1.act"]
     scores = {
-        "forgetting, Ω": layer_importance(models["forgetting"], val_batches, "omega"),
-        "plain, activation": {k: v for k, v in activation_importance(models["plain"], val_batches).items()
-                              if k in conv},
-        "forgetting, activation": {k: v for k, v in
-                                   activation_importance(models["forgetting"], val_batches).items()
-                                   if k in conv},
+        ("forgetting", "omega"): layer_importance(models["forgetting"], val_batches, "omega"),
+        ("plain", "activation"): {k: v for k, v in
+                                  activation_importance(models["plain"], val_batches).items() if k in conv},
+        ("forgetting", "activation"): {k: v for k, v in
+                                       activation_importance(models["forgetting"], val_batches).items()
+                                       if k in conv},
     }
     out = {"lam": chosen["lam"], "beta": chosen["beta"], "seed": seed,
            "classes": list(afm_data.CIFAR10_CLASSES),
-           "test_acc": {k: r.test_acc for k, r in nets.items()},
+           "test_acc": {k: r["test_acc"] for k, r in nets.items()},
            "scores": {r: {k: v.numpy() for k, v in sc.items()} for r, sc in scores.items()},
            "removed": {}, "per_class": {}, "random": {}}
     for ranking, sc in scores.items():
-        model = models[ranking.split(",")[0]]
+        model = models[ranking[0]]
         out["per_class"][ranking] = {0: _class_accuracy(model, test)}
         out["removed"][ranking] = {}
         for k in TOP_K:
@@ -364,7 +298,7 @@ def channel_removal(profile: str, seed: int) -> dict:
             out["removed"][ranking][k] = units
             out["per_class"][ranking][k] = _class_accuracy(model, test, units)
     for network in ("forgetting", "plain"):
-        sc = scores["forgetting, Ω" if network == "forgetting" else "plain, activation"]
+        sc = scores[("forgetting", "omega") if network == "forgetting" else ("plain", "activation")]
         out["random"][network] = {
             k: np.stack([_class_accuracy(models[network], test,
                                          _top_units(sc, k, "random", 1000 * seed + d))
@@ -401,7 +335,7 @@ def importance_distributions(profile: str, seed: int) -> dict:
            "threshold": UNIFORM_BIMODALITY, "variants": {}}
     for variant in sparse_coding.VARIANTS:
         spec = sparse_coding.variant_spec(profile, variant, seed, chosen["lam"], chosen["beta"])
-        model = mlp_run(spec).model()
+        model = spec.build(fit(spec)["state_dict"])
         measure = "activation" if variant == "plain" else "omega"
         importance = layer_importance(model, loader(spec.splits()[1]), measure)
         values = {k: v.double().numpy() for k, v in importance.items()}
@@ -415,25 +349,25 @@ def importance_distributions(profile: str, seed: int) -> dict:
 def prepare_ablation(profile: str, jobs: int | None = None, scheduler=None) -> dict:
     """Fig. 2a, 2b: the Fashion-MNIST grid, then the chosen (λ, β) for every seed."""
     chosen = choose_fashion(profile, jobs=jobs, scheduler=scheduler)
-    run_specs([fashion_spec(profile, chosen["lam"], chosen["beta"], s) for s in seeds(profile)],
-              jobs=jobs, scheduler=scheduler)
+    fit_all([fashion_spec(profile, chosen["lam"], chosen["beta"], s) for s in seeds(profile)],
+            jobs=jobs, scheduler=scheduler)
     return chosen
 
 
 def prepare_channels(profile: str, jobs: int | None = None, scheduler=None) -> dict:
     """Fig. 2c: the λ candidates (seed 0) and the plain LeNet-5s, then the chosen λ per seed."""
     s = settings(profile)
-    _cnn_runs([cnn_spec(profile, True, lam) for lam in s["cnn_lams"]]
-              + [cnn_spec(profile, False, seed=seed) for seed in seeds(profile)], jobs, scheduler)
+    fit_all([cnn_spec(profile, True, lam) for lam in s["cnn_lams"]]
+            + [cnn_spec(profile, False, seed=seed) for seed in seeds(profile)], jobs, scheduler)
     cnn = choose_cnn(profile)
-    _cnn_runs([cnn_spec(profile, True, cnn["lam"], seed) for seed in seeds(profile)], jobs, scheduler)
+    fit_all([cnn_spec(profile, True, cnn["lam"], seed) for seed in seeds(profile)], jobs, scheduler)
     return cnn
 
 
 def prepare_distributions(profile: str, jobs: int | None = None, scheduler=None) -> dict:
     """Fig. 2d: chapter 2's three MNIST variants for every seed (chapter 1's λ, β)."""
     sc = sparse_coding.choice(profile, jobs=jobs, scheduler=scheduler)
-    run_specs(sparse_coding.main_specs(profile, sc["lam"], sc["beta"]), jobs=jobs, scheduler=scheduler)
+    fit_all(sparse_coding.main_specs(profile, sc["lam"], sc["beta"]), jobs=jobs, scheduler=scheduler)
     return sc
 
 
@@ -441,6 +375,21 @@ def prepare(profile: str, jobs: int | None = None, scheduler=None) -> dict:
     """Every network of the chapter. The MLPs of all figures train in one parallel batch."""
     chosen = choose_fashion(profile, jobs=jobs, scheduler=scheduler)
     sc = sparse_coding.choice(profile, jobs=jobs, scheduler=scheduler)
-    run_specs([fashion_spec(profile, chosen["lam"], chosen["beta"], s) for s in seeds(profile)]
-              + sparse_coding.main_specs(profile, sc["lam"], sc["beta"]), jobs=jobs, scheduler=scheduler)
+    fit_all([fashion_spec(profile, chosen["lam"], chosen["beta"], s) for s in seeds(profile)]
+            + sparse_coding.main_specs(profile, sc["lam"], sc["beta"]), jobs=jobs, scheduler=scheduler)
     return {"fashion": chosen, "mnist": sc, "cnn": prepare_channels(profile, jobs, scheduler)}
+
+
+#: The chapter's figures, for :mod:`afm.lab.figures` (``afm run``) and the chapter.
+FIGURES = [
+    Figure("2a", "Ablating neurons in the order of their importance", "03_neuron_importance",
+           plot=plotting.fig_2a_ablation, compute=ablation, seeds=seeds, prepare=prepare_ablation),
+    Figure("2b", "Natural and targeted forgetting, layer by layer", "03_neuron_importance",
+           plot=plotting.fig_2b_layers, compute=ablation, seeds=seeds, prepare=prepare_ablation),
+    Figure("2c", "Removing the most important channels of LeNet-5", "03_neuron_importance",
+           plot=plotting.fig_2c_channels, compute=channel_removal, seeds=seeds,
+           prepare=prepare_channels),
+    Figure("2d", "The distribution of neuron importance", "03_neuron_importance",
+           plot=plotting.fig_2d_distributions, compute=importance_distributions,
+           seeds=sparse_coding.seeds, prepare=prepare_distributions),
+]

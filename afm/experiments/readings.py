@@ -19,7 +19,8 @@ from afm import data as afm_data
 from afm.capture import capture_activations
 from afm.metrics import sparsity
 from afm.lab.profiles import by_profile, check_profile
-from afm.lab.runs import MLPRun, run_specs
+from afm.lab.runs import Run, fit_all
+from afm.train import TrainConfig
 
 
 def settings(profile: str) -> dict:
@@ -35,25 +36,25 @@ def settings(profile: str) -> dict:
                    rhos=[0.25, 1.0, 4.0, 16.0]))
 
 
-def base_spec(profile: str, lam: float = 1.0, beta: float = 1e-4) -> MLPRun:
+def base_spec(profile: str, lam: float = 1.0, beta: float = 1e-4) -> Run:
     """The appendix's reference run: λ = 1, β = 1e-4 unless a sweep varies them."""
     s = settings(profile)
-    return MLPRun(dataset="fashion-mnist", widths=(784, 64, 64, 10), forgetting=True,
-                  shortcut=True, lam=lam, beta=beta, epochs=s["epochs"],
-                  train_size=s["train_size"], lr=0.05)
+    return Run(dataset="fashion-mnist", widths=(784, 64, 64, 10), forgetting=True,
+               shortcut=True, lam=lam, beta=beta, train=TrainConfig(epochs=s["epochs"], lr=0.05),
+               train_size=s["train_size"])
 
 
-def summarize(specs: list[MLPRun], jobs: int | None = None) -> list[dict]:
+def summarize(specs: list[Run], jobs: int | None = None) -> list[dict]:
     """Train (or load) each run; its validation and test accuracy and per-layer sparsity, Eq. (1)."""
     test = afm_data.load_dataset("fashion-mnist", train=False)
     batches = [(test.tensors[0][i:i + 2000], test.tensors[1][i:i + 2000])
                for i in range(0, len(test), 2000)]
     rows = []
-    for spec, result in zip(specs, run_specs(specs, jobs=jobs)):
-        acts = capture_activations(result.model(), batches)
-        rows.append({"gate": spec.gate, "reading": spec.reading, "lam": spec.lam,
+    for spec, result in zip(specs, fit_all(specs, jobs=jobs)):
+        acts = capture_activations(spec.build(result["state_dict"]), batches)
+        rows.append({"gate": spec.gate, "reading": spec.lateral, "lam": spec.lam,
                      "beta": spec.beta, "rho": spec.rho, "seed": spec.seed,
-                     "val_acc": result.val_acc, "test_acc": result.test_acc,
+                     "val_acc": result["val_acc"], "test_acc": result["test_acc"],
                      "sparsity": float(np.mean([sparsity(a) for a in acts.values()]))})
     return rows
 
@@ -68,7 +69,7 @@ def gate_readings(profile: str, jobs: int | None = None) -> list[dict]:
 def lateral_readings(profile: str, jobs: int | None = None) -> list[dict]:
     """Eq. (8) read two ways (dense gate), over the profile's seeds."""
     s = settings(profile)
-    return summarize([replace(base_spec(profile), reading=r, seed=seed)
+    return summarize([replace(base_spec(profile), lateral=r, seed=seed)
                       for r in ("asymmetric", "symmetric") for seed in s["seeds"]], jobs)
 
 

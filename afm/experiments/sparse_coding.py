@@ -27,16 +27,18 @@ import numpy as np
 import torch
 
 from afm import data as afm_data
-from afm.lab.cache import cached, is_cached
+from afm.lab.cache import cached
 from afm.capture import capture_activations
 from afm.layer import forgetting_layers
 from afm.metrics import activation_frequency, sparsity
 from afm.models import excitatory_of
 from afm.lab.profiles import by_profile, check_profile
-from afm.lab.sweep import run_many
-from afm.train import TrainConfig, loader, train
-from afm.experiments import forgetting_layer as mechanism
-from afm.lab.runs import MLPRun, mlp_run, run_specs
+from afm.lab.registry import Figure
+from afm.plotting import sparse_coding as plotting
+from afm.lab.sweep import cached_map
+from afm.train import loader, train
+from afm.experiments import forgetting_layer
+from afm.lab.runs import Run, fit, fit_all
 
 #: The three networks of Fig. 1e.
 VARIANTS = ("plain", "ERS", "ERS + IRS")
@@ -73,9 +75,9 @@ def trace_seeds(profile: str) -> list[int]:
 excitatory_name = excitatory_of
 
 
-def variant_spec(profile: str, variant: str, seed: int, lam: float, beta: float) -> MLPRun:
-    """The :class:`MLPRun` of one variant: chapter 1's network, data and optimiser."""
-    base = replace(mechanism.base_spec(profile), seed=seed)
+def variant_spec(profile: str, variant: str, seed: int, lam: float, beta: float) -> Run:
+    """The :class:`Run` of one variant: chapter 1's network, data and optimiser."""
+    base = replace(forgetting_layer.base_spec(profile), seed=seed)
     if variant == "plain":
         return replace(base, forgetting=False, lam=0.0, beta=0.0)
     if variant == "ERS":
@@ -87,20 +89,20 @@ def variant_spec(profile: str, variant: str, seed: int, lam: float, beta: float)
 
 def choice(profile: str, jobs: int | None = None, scheduler=None) -> dict:
     """Chapter 1's (λ, β), chosen on validation accuracy (trains its grid if not cached)."""
-    return mechanism.choose_lam_beta(profile, jobs=jobs, scheduler=scheduler)
+    return forgetting_layer.choose_lam_beta(profile, jobs=jobs, scheduler=scheduler)
 
 
-def main_specs(profile: str, lam: float, beta: float) -> list[MLPRun]:
+def main_specs(profile: str, lam: float, beta: float) -> list[Run]:
     """The three variants of Fig. 1e for every seed."""
     return [variant_spec(profile, v, seed, lam, beta) for v in VARIANTS for seed in seeds(profile)]
 
 
-def _sweep_specs(profile: str, beta: float) -> list[MLPRun]:
+def _sweep_specs(profile: str, beta: float) -> list[Run]:
     return [variant_spec(profile, v, seed, lam, beta) for lam in settings(profile)["sweep_lams"]
             for v in ("ERS", "ERS + IRS") for seed in seeds(profile)]
 
 
-def _trace_specs(profile: str, lam: float, beta: float, seed: int = 0) -> dict[str, MLPRun]:
+def _trace_specs(profile: str, lam: float, beta: float, seed: int = 0) -> dict[str, Run]:
     strong = max(settings(profile)["sweep_lams"])
     specs = {f"ERS + IRS, λ={lam:g}": variant_spec(profile, "ERS + IRS", seed, lam, beta),
              f"ERS, λ={lam:g}": variant_spec(profile, "ERS", seed, lam, beta)}
@@ -113,14 +115,13 @@ def prepare(profile: str, jobs: int | None = None, scheduler=None) -> dict:
     """Train every run of the chapter (in parallel, cached) before the per-seed figures read them."""
     chosen = choice(profile, jobs=jobs, scheduler=scheduler)
     lam, beta = chosen["lam"], chosen["beta"]
-    run_specs(main_specs(profile, lam, beta) + _sweep_specs(profile, beta), jobs=jobs,
-              scheduler=scheduler)
+    fit_all(main_specs(profile, lam, beta) + _sweep_specs(profile, beta), jobs=jobs,
+            scheduler=scheduler)
     every = settings(profile)["trace_every"]
     traces = [(spec, every) for seed in trace_seeds(profile)
-              for spec in _trace_specs(profile, lam, beta, seed).values()
-              if not is_cached("gate_trace", _trace_config(spec, every))]
-    if traces:
-        run_many(gate_trace_run, traces, jobs=jobs, scheduler=scheduler, desc="switch traces")
+              for spec in _trace_specs(profile, lam, beta, seed).values()]
+    cached_map("gate_trace", _trace, traces, _trace_config, jobs=jobs, scheduler=scheduler,
+               desc="switch traces")
     return chosen
 
 
@@ -128,12 +129,12 @@ def _test_batches(dataset: str = "mnist") -> list:
     return loader(afm_data.load_dataset(dataset, train=False))
 
 
-def _gate_history(history) -> dict[str, np.ndarray]:
+def _gate_history(gates: dict) -> dict[str, np.ndarray]:
     """``{excitatory layer: (epochs + 1, N)}`` mean σ per neuron, before training then per epoch."""
-    return {excitatory_name(name): torch.stack(g).numpy() for name, g in history.gates.items()}
+    return {excitatory_name(name): torch.stack(g).numpy() for name, g in gates.items()}
 
 
-def measure_run(spec: MLPRun, batches: list) -> dict:
+def measure_run(spec: Run, batches: list) -> dict:
     """Accuracies, sparsity (Eq. 1) and activation statistics of one trained run.
 
     Activations are those of the excitatory neurons (``model.excitatory_names()``)
@@ -143,34 +144,28 @@ def measure_run(spec: MLPRun, batches: list) -> dict:
         ``{"test_acc", "val_acc", "sparsity": {layer: S}, "act_mean"/"act_std"/"frequency":
         {layer: (N,)}, "gates": {layer: (epochs + 1, N)} (forgetting variants only)}``
     """
-    result = mlp_run(spec)
-    acts = capture_activations(result.model(), batches)
+    result = fit(spec)
+    acts = capture_activations(spec.build(result["state_dict"]), batches)
     return {
-        "test_acc": result.test_acc, "val_acc": result.val_acc,
+        "test_acc": result["test_acc"], "val_acc": result["val_acc"],
         "sparsity": {n: sparsity(a) for n, a in acts.items()},
         "act_mean": {n: a.double().mean(0).numpy() for n, a in acts.items()},
         "act_std": {n: a.double().std(0).numpy() for n, a in acts.items()},
         "frequency": {n: activation_frequency(a).numpy() for n, a in acts.items()},
-        "gates": _gate_history(result.history),
+        "gates": _gate_history(result["history"]["gates"]),
     }
 
 
 def sparse_coding(profile: str, seed: int) -> dict:
     """Fig. 1d and 1e for one seed: the three variants at chapter 1's (λ, β), and the λ sweep.
 
-    Cached on disk, so that Fig. 1d and 1e (two entries of :mod:`afm.lab.figures`)
-    measure the networks once.
+    Fig. 1d and 1e both draw this result: the figure registry stores it once.
 
     Returns:
         ``{"lam", "beta", "seed", "layers": [excitatory layer names],
         "variants": {variant: measure_run(...)}, "sweep": lambda_sweep(...)["rows"]}``
     """
     check_profile(profile)
-    return cached("sparse_coding", {"profile": profile, "seed": int(seed)},
-                  lambda: _sparse_coding(profile, int(seed)))
-
-
-def _sparse_coding(profile: str, seed: int) -> dict:
     chosen = choice(profile)
     batches = _test_batches()
     variants = {v: measure_run(variant_spec(profile, v, seed, chosen["lam"], chosen["beta"]), batches)
@@ -250,26 +245,26 @@ class GateTrace:
                 "gates": {excitatory_name(n): torch.stack(g).numpy() for n, g in self.gates.items()}}
 
 
-def _trace(spec: MLPRun, every: int) -> dict:
+def _trace(task: tuple[Run, int]) -> dict:
+    spec, every = task
     train_set, _, _ = spec.splits()
     model = spec.build()
     trace = GateTrace(every)
-    config = TrainConfig(epochs=spec.epochs, batch_size=spec.batch_size, lr=spec.lr,
-                         optimizer=spec.optimizer, seed=spec.seed)
-    train(model, train_set, config, spec.regularisers(), callbacks=[trace],
+    train(model, train_set, spec.train, spec.regularisers(), callbacks=[trace],
           desc=f"trace λ={spec.lam:g} β={spec.beta:g}")
-    return {**trace.result(), "steps_per_epoch": math.ceil(len(train_set) / spec.batch_size),
-            "epochs": spec.epochs}
+    return {**trace.result(), "steps_per_epoch": math.ceil(len(train_set) / spec.train.batch_size),
+            "epochs": spec.train.epochs}
 
 
-def gate_trace_run(spec: MLPRun, every: int) -> dict:
+def gate_trace_run(spec: Run, every: int) -> dict:
     """The run ``spec`` trained again with a :class:`GateTrace` (cached): Fig. 1f's heatmap data."""
-    if not spec.forgetting:
+    if not spec.has_forgetting:
         raise ValueError("a switch trace needs a network with forgetting layers")
-    return cached("gate_trace", _trace_config(spec, every), lambda: _trace(spec, every))
+    return cached("gate_trace", _trace_config((spec, every)), lambda: _trace((spec, every)))
 
 
-def _trace_config(spec: MLPRun, every: int) -> dict:
+def _trace_config(task: tuple[Run, int]) -> dict:
+    spec, every = task
     return {**asdict(spec), "every": every}
 
 
@@ -280,3 +275,15 @@ def switch_traces(profile: str, seed: int = 0) -> dict:
     every = settings(profile)["trace_every"]
     return {label: gate_trace_run(spec, every)
             for label, spec in _trace_specs(profile, chosen["lam"], chosen["beta"], seed).items()}
+
+
+#: The chapter's figures, for :mod:`afm.lab.figures` (``afm run``) and the chapter.
+FIGURES = [
+    Figure("1d", "Activations of excitatory neurons, plain and with forgetting layers",
+           "02_sparse_coding", plot=plotting.fig_1d_activations, compute=sparse_coding,
+           seeds=seeds, prepare=prepare),
+    Figure("1e", "Sparsity per layer: plain, ERS, ERS + IRS, and against λ", "02_sparse_coding",
+           plot=plotting.fig_1e_sparsity, compute=sparse_coding, seeds=seeds, prepare=prepare),
+    Figure("1f", "The switches over training", "02_sparse_coding", plot=plotting.fig_1f_switches,
+           compute=switch_traces, seeds=trace_seeds, prepare=prepare),
+]

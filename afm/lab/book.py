@@ -144,7 +144,7 @@ def glue_numbers(numbers: dict, prefix: str) -> None:
 def glue_spreads(arrays: dict, prefix: str, scale: float = 1.0) -> None:
     """For each ``name: per-seed values`` glue ``<prefix>_<name>`` (mean × ``scale``) and
     ``<prefix>_<name>_std`` (sample std over seeds × ``scale``)."""
-    from afm.lab.claims import spread
+    from afm.lab.runs import spread
 
     for name, values in arrays.items():
         mean, std = spread(values)

@@ -124,23 +124,6 @@ def verdict_from(holds_all: bool, holds_some: bool) -> str:
     return "reproduced" if holds_all else ("partly" if holds_some else "not reproduced")
 
 
-def spread(values) -> tuple[float, float]:
-    """Mean and sample standard deviation (``ddof=1``; 0 for a single value) of per-seed values.
-
-    Example:
-        >>> spread([1.0, 2.0, 3.0])
-        (2.0, 1.0)
-        >>> spread([0.5])
-        (0.5, 0.0)
-    """
-    import numpy as np
-
-    a = np.asarray(values, dtype=float).ravel()
-    if a.size == 0:
-        raise ValueError("spread needs at least one value (one per seed), got none")
-    return float(a.mean()), float(a.std(ddof=1)) if a.size > 1 else 0.0
-
-
 def record_claims(claims) -> list[Path]:
     """:func:`record_claim` for each claim of ``claims`` (a Claim or an iterable of them)."""
     return [record_claim(c) for c in ([claims] if isinstance(claims, Claim) else claims)]

@@ -1,139 +1,47 @@
 """The registry of the paper's figures that the book regenerates.
 
-Each :class:`FigureSpec` names the per-seed computation (a function
-``compute(profile, seed)`` from :mod:`afm.experiments`) and the drawing
-(``plot(results_by_seed)`` from the plotting modules). The chapters and the
-command line (``afm run``) both go through :func:`results`, so they share one
-cache: a figure computed on the command line is not recomputed when the book
-builds, and the other way round.
+Every experiment module declares its figures (``FIGURES``, a list of
+:class:`~afm.lab.registry.Figure` holding the real compute and plot functions);
+this module only collects them. The chapters and the command line (``afm run``)
+both go through :func:`results`, so they share one cache: a figure computed on
+the command line is not recomputed when the book builds, and the other way round.
+One result is stored once: the cache is keyed by the compute function, so figures
+drawn from one computation (Fig. 1d/1e, 2a/2b) share it.
 """
 
 from __future__ import annotations
 
-import importlib
 import json
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
+from afm.experiments import (balance, efficient_learning, forgetting_layer, long_memory,
+                             neuron_importance, own_model, sparse_coding)
 from afm.lab.cache import cached, is_cached
 from afm.lab.profiles import check_profile
+from afm.lab.registry import Figure
 from afm.lab.sweep import run_many
+from afm.plotting import own_model as plotting_own_model
 
+# Chapter 9's figure (not in the paper); its module declares no registry entry of its own yet.
+_OWN_MODEL = [Figure("plugin", "A transformer with forgetting layers in its MLP blocks (not in the paper)",
+                     "09_own_model", plot=plotting_own_model.fig_plugin_by_seed,
+                     compute=own_model.compare, seeds=own_model.seeds,
+                     prepare=own_model.choose_lam_beta)]
 
-def _ref(path: str) -> Callable:
-    """``"module:function"`` → the function, imported on first use (keeps ``import afm`` light)."""
-    module, name = path.split(":")
-    return getattr(importlib.import_module(f"afm.{module}"), name)
-
-
-@dataclass(frozen=True)
-class FigureSpec:
-    id: str
-    title: str
-    chapter: str
-    plot: str                 # "module:function" taking {seed: results} (or nothing) → Figure
-    compute: str | None = None  # "module:function" taking (profile, seed) → results
-    seeds: str | None = None    # "module:function" taking profile → default seeds
-    prepare: str | None = None  # "module:function" (profile, jobs, scheduler): shared runs first
-
-    def default_seeds(self, profile: str) -> list[int]:
-        return list(_ref(self.seeds)(profile)) if self.seeds else []
-
-
-FIGURES: dict[str, FigureSpec] = {f.id: f for f in [
-    FigureSpec("1a", "The forgetting layer (schematic)", "01_forgetting_layer",
-               plot="plotting.forgetting_layer:fig_1a_schematic"),
-    FigureSpec("1b", "Gradients of excitatory neurons, with and without the shortcut",
-               "01_forgetting_layer", plot="plotting.forgetting_layer:fig_1b_gradients_by_seed",
-               compute="experiments.forgetting_layer:shortcut_gradients",
-               seeds="experiments.forgetting_layer:seeds", prepare="experiments.forgetting_layer:choose_lam_beta"),
-    FigureSpec("1c", "Lateral inhibition between neurons", "01_forgetting_layer",
-               plot="plotting.forgetting_layer:fig_1c_lateral_by_seed",
-               compute="experiments.forgetting_layer:lateral_interactions",
-               seeds="experiments.forgetting_layer:seeds", prepare="experiments.forgetting_layer:choose_lam_beta"),
-    FigureSpec("1d", "Activations of excitatory neurons, plain and with forgetting layers",
-               "02_sparse_coding", plot="plotting.sparse_coding:fig_1d_activations",
-               compute="experiments.sparse_coding:sparse_coding",
-               seeds="experiments.sparse_coding:seeds", prepare="experiments.sparse_coding:prepare"),
-    FigureSpec("1e", "Sparsity per layer: plain, ERS, ERS + IRS, and against λ",
-               "02_sparse_coding", plot="plotting.sparse_coding:fig_1e_sparsity",
-               compute="experiments.sparse_coding:sparse_coding",
-               seeds="experiments.sparse_coding:seeds", prepare="experiments.sparse_coding:prepare"),
-    FigureSpec("1f", "The switches over training", "02_sparse_coding",
-               plot="plotting.sparse_coding:fig_1f_switches",
-               compute="experiments.sparse_coding:switch_traces",
-               seeds="experiments.sparse_coding:trace_seeds",
-               prepare="experiments.sparse_coding:prepare"),
-    FigureSpec("2a", "Ablating neurons in the order of their importance", "03_neuron_importance",
-               plot="plotting.neuron_importance:fig_2a_ablation",
-               compute="experiments.neuron_importance:ablation",
-               seeds="experiments.neuron_importance:seeds",
-               prepare="experiments.neuron_importance:prepare_ablation"),
-    FigureSpec("2b", "Natural and targeted forgetting, layer by layer", "03_neuron_importance",
-               plot="plotting.neuron_importance:fig_2b_layers",
-               compute="experiments.neuron_importance:ablation",
-               seeds="experiments.neuron_importance:seeds",
-               prepare="experiments.neuron_importance:prepare_ablation"),
-    FigureSpec("2c", "Removing the most important channels of LeNet-5", "03_neuron_importance",
-               plot="plotting.neuron_importance:fig_2c_channels",
-               compute="experiments.neuron_importance:channel_removal",
-               seeds="experiments.neuron_importance:seeds",
-               prepare="experiments.neuron_importance:prepare_channels"),
-    FigureSpec("2d", "The distribution of neuron importance", "03_neuron_importance",
-               plot="plotting.neuron_importance:fig_2d_distributions",
-               compute="experiments.neuron_importance:importance_distributions",
-               seeds="experiments.sparse_coding:seeds",
-               prepare="experiments.neuron_importance:prepare_distributions"),
-    FigureSpec("4a", "Sparsity against accuracy: L1, DeCov, sgd and three forgetting layers",
-               "04_balance", plot="plotting.balance:fig_4a_scatter",
-               compute="experiments.balance:sparsity_accuracy",
-               seeds="experiments.balance:seeds", prepare="experiments.balance:prepare"),
-    FigureSpec("4b", "Robustness to perturbed neurons, layer by layer", "04_balance",
-               plot="plotting.balance:fig_4b_perturbation",
-               compute="experiments.balance:perturbation_robustness",
-               seeds="experiments.balance:perturb_seeds", prepare="experiments.balance:prepare"),
-    FigureSpec("4c", "Feature clusters: t-SNE, silhouette and distance ratio", "04_balance",
-               plot="plotting.balance:fig_4c_by_seed",
-               compute="experiments.balance:clusters_figure",
-               seeds="experiments.balance:cluster_seeds", prepare="experiments.balance:prepare"),
-    FigureSpec("plugin", "A transformer with forgetting layers in its MLP blocks (not in the paper)",
-               "09_own_model", plot="plotting.own_model:fig_plugin_by_seed",
-               compute="experiments.own_model:compare", seeds="experiments.own_model:seeds",
-               prepare="experiments.own_model:choose_lam_beta"),
-    FigureSpec("5a", "Permuted MNIST: digits under three task permutations", "05_long_memory",
-               plot="plotting.long_memory:fig_5a_permutations"),
-    FigureSpec("5b", "Ten Permuted-MNIST tasks: first-task and average accuracy", "05_long_memory",
-               plot="plotting.long_memory:fig_5b_by_seed",
-               compute="experiments.long_memory:sequence_results",
-               seeds="experiments.long_memory:seeds", prepare="experiments.long_memory:prepare"),
-    FigureSpec("5c", "Importance of the trunk weights, with and without forgetting layers",
-               "05_long_memory", plot="plotting.long_memory:fig_5c_by_seed",
-               compute="experiments.long_memory:importance_results",
-               seeds="experiments.long_memory:seeds", prepare="experiments.long_memory:prepare"),
-    FigureSpec("3a", "Structure-adaptive encoding: sgd, L1, L2 and the forgetting layer",
-               "06_efficient_learning", plot="plotting.efficient_learning:fig_3a_structure",
-               compute="experiments.efficient_learning:structure_adaptive",
-               seeds="experiments.efficient_learning:seeds", prepare="experiments.efficient_learning:prepare_mlp"),
-    FigureSpec("3b", "Pruning VGG-9: random, OBD and the forgetting layer's importance (Eq. 2)",
-               "06_efficient_learning", plot="plotting.efficient_learning:fig_3b_pruning",
-               compute="experiments.efficient_learning:pruning_curves",
-               seeds="experiments.efficient_learning:vgg_seeds", prepare="experiments.efficient_learning:prepare_vgg"),
-    FigureSpec("3c", "Convergence of VGG-9: sgd, forgetting layer* and forgetting layer",
-               "06_efficient_learning", plot="plotting.efficient_learning:fig_3c_convergence",
-               compute="experiments.efficient_learning:convergence",
-               seeds="experiments.efficient_learning:vgg_seeds", prepare="experiments.efficient_learning:prepare_vgg"),
-]}
+_ALL = [*forgetting_layer.FIGURES, *sparse_coding.FIGURES, *neuron_importance.FIGURES,
+        *efficient_learning.FIGURES, *balance.FIGURES, *long_memory.FIGURES, *_OWN_MODEL]
 # In the paper's order (1a ... 5c), then the figures the paper does not have.
-FIGURES = dict(sorted(FIGURES.items(), key=lambda item: (not item[0][0].isdigit(), item[0])))
+FIGURES: dict[str, Figure] = dict(sorted(((f.id, f) for f in _ALL),
+                                         key=lambda item: (not item[0][0].isdigit(), item[0])))
 
 
-def get(figure_id: str) -> FigureSpec:
-    """The :class:`FigureSpec` of ``figure_id`` (``"1b"``, also ``"fig1b"``, ``"Fig. 1b"``)."""
+def get(figure_id: str) -> Figure:
+    """The :class:`~afm.lab.registry.Figure` of ``figure_id`` (``"1b"``, also ``"fig1b"``, ``"Fig. 1b"``)."""
     key = figure_id.lower().replace("fig.", "").replace("fig", "").strip()
     if key not in FIGURES:
         raise ValueError(f"unknown figure {figure_id!r}: the book regenerates "
@@ -141,14 +49,16 @@ def get(figure_id: str) -> FigureSpec:
     return FIGURES[key]
 
 
-def _seed_config(spec: FigureSpec, profile: str, seed: int) -> dict:
-    return {"figure": spec.id, "profile": profile, "seed": int(seed)}
+def _seed_config(spec: Figure, profile: str, seed: int) -> dict:
+    """The cache key of one seed's result: the compute function (shared by the figures it
+    draws), the profile and the seed."""
+    compute = f"{spec.compute.__module__}.{spec.compute.__qualname__}"
+    return {"compute": compute, "profile": profile, "seed": int(seed)}
 
 
 def _compute_one(figure_id: str, profile: str, seed: int) -> Any:
     spec = get(figure_id)
-    return cached("figure", _seed_config(spec, profile, seed),
-                  lambda: _ref(spec.compute)(profile, seed))
+    return cached("figure", _seed_config(spec, profile, seed), lambda: spec.compute(profile, seed))
 
 
 def results(figure_id: str, profile: str, seeds: Sequence[int] | None = None,
@@ -183,7 +93,7 @@ def results(figure_id: str, profile: str, seeds: Sequence[int] | None = None,
     seeds = spec.default_seeds(profile) if seeds is None else [int(s) for s in seeds]
     todo = [s for s in seeds if not is_cached("figure", _seed_config(spec, profile, s))]
     if todo and spec.prepare:  # runs that every seed needs (e.g. a validation grid), once
-        _ref(spec.prepare)(profile, jobs=jobs, scheduler=scheduler)
+        spec.prepare(profile, jobs=jobs, scheduler=scheduler)
     if todo:
         run_many(_compute_one, [(spec.id, profile, s) for s in todo], jobs=jobs,
                  scheduler=scheduler, progress=progress, desc=f"Fig. {spec.id}")
@@ -203,8 +113,7 @@ def status(figure_id: str, profile: str) -> str:
 def draw(figure_id: str, results_by_seed: dict[int, Any] | None = None):
     """The matplotlib figure of ``figure_id`` from its results."""
     spec = get(figure_id)
-    plot = _ref(spec.plot)
-    return plot() if spec.compute is None else plot(results_by_seed)
+    return spec.plot() if spec.compute is None else spec.plot(results_by_seed)
 
 
 def to_jsonable(obj: Any) -> Any:

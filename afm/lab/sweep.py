@@ -8,8 +8,8 @@ the backend, so the numbers do not depend on how the work was spread: a sweep
 gives bit-identical results serially, with ``--jobs 2`` and on a cluster.
 
 Results land in the same on-disk cache (:mod:`afm.lab.cache`) as the chapters',
-because the tasks themselves call the cached functions (``mlp_run`` and the
-figure functions). On a real cluster, point ``AFM_CACHE_DIR`` of the workers
+because the tasks themselves call the cached functions (:func:`cached_map`'s
+``kind``: ``afm.lab.runs.fit`` and the figure functions). On a real cluster, point ``AFM_CACHE_DIR`` of the workers
 and of the client at one shared filesystem (NFS, Lustre, ...), and give the
 workers the data (``AFM_DATA_DIR``); see the README.
 """
@@ -106,6 +106,38 @@ def run_many(fn: Callable, arg_list: Sequence[tuple], jobs: int | None = None,
             out = [_tick(bar, r) for r in Parallel(n_jobs=jobs, return_as="generator")(tasks)]
     bar.close()
     return out
+
+
+def _cached_task(kind: str, fn: Callable, spec: Any, key: Callable) -> None:
+    from afm.lab.cache import cached
+
+    cached(kind, key(spec), lambda: fn(spec))
+
+
+def cached_map(kind: str, fn: Callable, specs: Sequence, key: Callable, jobs: int | None = None,
+               scheduler=None, desc: str = "runs") -> list:
+    """``[cached(kind, key(s), lambda: fn(s)) for s in specs]``: the specs not yet in the
+    result cache are computed first, in parallel (:func:`run_many`; each distinct spec once),
+    then every result is loaded from the cache, in the order of ``specs``.
+
+    Args:
+        kind: the cache's name for these results (e.g. ``"run"``).
+        fn: a module-level function ``spec -> result`` (it is pickled to the workers).
+        specs: hashable specifications (frozen dataclasses).
+        key: ``spec -> JSON-able dict``, the cache configuration of a spec.
+        jobs, scheduler, desc: as in :func:`run_many`.
+
+    Example:
+        >>> cached_map("demo_squares", abs, [-3, 2, -3], lambda s: {"n": s}, jobs=1)
+        [3, 2, 3]
+    """
+    from afm.lab.cache import cached, is_cached
+
+    todo = [s for s in dict.fromkeys(specs) if not is_cached(kind, key(s))]
+    if todo:
+        run_many(_cached_task, [(kind, fn, s, key) for s in todo], jobs=jobs, scheduler=scheduler,
+                 desc=f"{len(todo)} {desc}")
+    return [cached(kind, key(s), lambda s=s: fn(s)) for s in specs]
 
 
 def _tick(bar, result):

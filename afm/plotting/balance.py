@@ -8,33 +8,26 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import numpy as np
 
-#: One colour per Fig. 4a method (the complete layer in red, as the inhibitory neurons of Fig. 1a).
-METHOD_COLORS = {"L1": "#8172B3", "deconv": "#937860", "sgd": "#4C72B0",
-                 "inhibition": "#DD8452", "i_short_cut": "#55A868",
-                 "lateral_inhibition": "#C44E52"}
+from afm.plotting.style import BALANCE_COLORS as METHOD_COLORS
+from afm.plotting.style import BALANCE_LABELS, mean_and_std
+
 SPACE_TITLES = {"pixels": "raw pixels", "sgd": "plain network (sgd)",
                 "lateral_inhibition": "forgetting layer (lateral_inhibition)"}
 
 
-def fig_4a_scatter(per_seed: dict[int, dict], summary: dict | None = None):
+def fig_4a_scatter(per_seed: dict[int, dict]):
     """Fig. 4a: test accuracy (x) against sparsity (y), one small point per run, each
     method's mean as a large marker with ± 1 std bars over seeds.
 
-    ``per_seed``: ``{seed: balance.sparsity_accuracy(profile, seed)}``; ``summary`` defaults
-    to ``balance.summarise(per_seed)``."""
-    if summary is None:
-        from afm.experiments.balance import summarise
-
-        summary = summarise(per_seed)
+    ``per_seed``: ``{seed: balance.sparsity_accuracy(profile, seed)}``."""
     fig, ax = plt.subplots(figsize=(7.5, 5), constrained_layout=True)
     for method, color in METHOD_COLORS.items():
         acc = [100 * r[method]["test_acc"] for r in per_seed.values()]
         sp = [r[method]["sparsity"] for r in per_seed.values()]
         ax.scatter(acc, sp, s=18, color=color, alpha=0.45, edgecolors="none")
-        m = summary[method]
-        ax.errorbar(100 * m["acc"], m["sparsity"], xerr=100 * m["acc_std"],
-                    yerr=m["sparsity_std"], fmt="o", ms=10, color=color, mec="black", mew=0.8,
-                    capsize=3, label=f"{method} (mean ± std)")
+        (acc_mean, sp_mean), (acc_std, sp_std) = mean_and_std(np.stack([acc, sp], axis=1))
+        ax.errorbar(acc_mean, sp_mean, xerr=acc_std, yerr=sp_std, fmt="o", ms=10, color=color,
+                    mec="black", mew=0.8, capsize=3, label=f"{BALANCE_LABELS[method]} (mean ± std)")
     ax.set_xlabel("test accuracy (%)")
     ax.set_ylabel("sparsity S, Eq. (1) (mean over hidden layers)")
     n = len(per_seed)
@@ -99,10 +92,8 @@ def fig_4c_tsne(tsne: dict, metrics: dict):
     return fig
 
 
-def fig_4c_by_seed(per_seed: dict[int, dict]):
-    """Fig. 4c from ``{seed: balance.clusters_figure(profile, seed)}``: the t-SNE maps of the
-    first seed's networks, titled with that seed's silhouette and distance ratio."""
-    from afm.experiments.balance import tsne_maps
-
+def fig_4c_clusters(per_seed: dict[int, dict]):
+    """Fig. 4c from ``{seed: balance.feature_clusters(profile, seed)}``: the t-SNE maps that
+    the first seed's result carries, titled with that seed's silhouette and distance ratio."""
     first = per_seed[min(per_seed)]
-    return fig_4c_tsne(tsne_maps(first["profile"], first["seed"]), first)
+    return fig_4c_tsne(first["tsne"], first)

@@ -9,6 +9,8 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import numpy as np
 
+from afm.plotting.style import mean_and_std
+
 METHOD_STYLE = {"sgd": dict(color="0.35", label="sgd"),
                 "l1": dict(color="#DD8452", label="l1"),
                 "l2": dict(color="#55A868", label="l2"),
@@ -31,11 +33,6 @@ def _size_label(n: int) -> str:
     return f"{n // 1000}k" if n % 1000 == 0 else f"{n:,}"
 
 
-def _mean_std(rows) -> tuple[np.ndarray, np.ndarray]:
-    a = np.asarray(rows, dtype=float)
-    return a.mean(0), (a.std(0, ddof=1) if a.shape[0] > 1 else np.zeros(a.shape[1:]))
-
-
 def fig_3a_structure(results_by_seed: dict):
     """Fig. 3a: top row, test accuracy over training at each training-set size (mean ± std over
     seeds); bottom row, final test accuracy, the gain over sgd and the train-test gap against
@@ -48,7 +45,7 @@ def fig_3a_structure(results_by_seed: dict):
     for k, n in enumerate(sizes):
         ax = fig.add_subplot(grid[0, k])
         for m in methods:
-            mean, std = _mean_std([100 * r["runs"][n][m]["test_curve"] for r in results_by_seed.values()])
+            mean, std = mean_and_std([100 * r["runs"][n][m]["test_curve"] for r in results_by_seed.values()])
             epochs = np.arange(1, mean.size + 1)
             ax.plot(epochs, mean, lw=1.6, **METHOD_STYLE[m])
             ax.fill_between(epochs, mean - std, mean + std, color=METHOD_STYLE[m]["color"], alpha=0.15, lw=0)
@@ -73,7 +70,7 @@ def fig_3a_structure(results_by_seed: dict):
                 vals = [r["runs"][n][m][key if not gain else "test_acc"]
                         - (r["runs"][n]["sgd"]["test_acc"] if gain else 0.0) for n in sizes]
                 rows.append(scale * np.array(vals))
-            mean, std = _mean_std(rows)
+            mean, std = mean_and_std(rows)
             ax.errorbar(x, mean, yerr=std, marker="o", ms=4, capsize=3, lw=1.4, **METHOD_STYLE[m])
         if gain:
             ax.axhline(13, color="#C44E52", ls=":", lw=1)
@@ -110,7 +107,7 @@ def fig_3b_pruning(results_by_seed: dict):
             rows = np.concatenate([100 * np.asarray(r["random_draws"]) for r in results_by_seed.values()])
         else:
             rows = [100 * np.asarray(r["acc"][rule]) for r in results_by_seed.values()]
-        mean, std = _mean_std(rows)
+        mean, std = mean_and_std(rows)
         ax.plot(100 * f, mean, lw=1.6, ms=4, **style)
         ax.fill_between(100 * f, mean - std, mean + std, color=style["color"], alpha=0.15, lw=0)
     ax.axvline(20, color="0.5", ls=":", lw=1)
@@ -156,7 +153,7 @@ def fig_3c_convergence(results_by_seed: dict):
     for v, style in VARIANT_STYLE.items():
         bl = np.asarray(first["runs"][v]["batch_loss"])
         ax.plot(np.arange(1, bl.size + 1) / spe, bl, color=style["color"], lw=0.5, alpha=0.45)
-        mean, _ = _mean_std([r["runs"][v]["epoch_loss"] for r in results_by_seed.values()])
+        mean, _ = mean_and_std([r["runs"][v]["epoch_loss"] for r in results_by_seed.values()])
         ax.plot(np.arange(mean.size) + 0.5, mean, marker="o", lw=2, **style)  # mid-epoch
     ax.set_xlabel("epoch (dots: mean over the epoch, at its middle)")
     ax.set_ylabel("training loss (cross-entropy)")

@@ -67,9 +67,11 @@ def fig_1a_schematic(n: int = 4):
     return fig
 
 
-def fig_1b_gradients(results: dict, layer: str | None = None):
-    """Fig. 1b: heatmaps of |∂L/∂h| (test samples × neurons), rows: without / with shortcut,
-    columns: start / end of training, on one log colour scale."""
+def fig_1b_gradients(results_by_seed: dict, layer: str | None = None):
+    """Fig. 1b from ``{seed: results}``: heatmaps of |∂L/∂h| of the first seed (test samples ×
+    neurons), rows: without / with shortcut, columns: start / end of training, on one log
+    colour scale."""
+    results = results_by_seed[min(results_by_seed)]
     layer = layer or results["layers"][0]
     panels = [(sc, when) for sc in (False, True) for when in ("start", "end")]
     mags = [results["runs"][sc][when][layer].abs().numpy() for sc, when in panels]
@@ -95,9 +97,11 @@ def fig_1b_gradients(results: dict, layer: str | None = None):
     return fig
 
 
-def fig_1c_lateral(results: dict, top: int = 24):
-    """Fig. 1c: the lateral inhibition matrix ``M_ij`` of the ``top`` most and least important
-    neurons (sorted by Ω), and Ω against the inhibition each neuron exerts and receives."""
+def fig_1c_lateral(results_by_seed: dict, top: int = 24):
+    """Fig. 1c from ``{seed: results}``: the first seed's lateral inhibition matrix ``M_ij`` of
+    the ``top`` most and least important neurons (sorted by Ω), and Ω against the inhibition
+    each neuron exerts and receives."""
+    results = results_by_seed[min(results_by_seed)]
     omega, m = results["omega"], results["M"]
     order = np.argsort(-omega)
     pick = np.concatenate([order[: top // 2], order[-(top // 2):]])
@@ -119,13 +123,3 @@ def fig_1c_lateral(results: dict, top: int = 24):
     fig.suptitle(f"Fig. 1c  Lateral inhibition between neurons ({results['layer']})",
                  x=0.02, ha="left")
     return fig
-
-
-def fig_1b_gradients_by_seed(results_by_seed: dict):
-    """Fig. 1b from ``{seed: results}``: the first seed's heatmaps."""
-    return fig_1b_gradients(results_by_seed[min(results_by_seed)])
-
-
-def fig_1c_lateral_by_seed(results_by_seed: dict):
-    """Fig. 1c from ``{seed: results}``: the first seed's matrix and scatters."""
-    return fig_1c_lateral(results_by_seed[min(results_by_seed)])

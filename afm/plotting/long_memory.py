@@ -21,14 +21,13 @@ STYLE = {  # method: (label, colour, line style)
 TITLES = {"mas": "MAS", "ewc": "EWC", "anpyc": "ANPyC"}
 
 
-def fig_5a_permutations(examples: dict | None = None):
+def fig_5a_permutations(results_by_seed: dict):
     """Fig. 5a: a few test digits as they are, and under the pixel permutations of three tasks.
 
-    ``examples``: :func:`afm.experiments.long_memory.permutation_examples` (loaded when ``None``).
+    ``results_by_seed``: ``{seed: afm.experiments.long_memory.permutation_examples(...)}``;
+    the first seed's permutations are drawn.
     """
-    if examples is None:
-        from afm.experiments.long_memory import permutation_examples
-        examples = permutation_examples()
+    examples = results_by_seed[min(results_by_seed)]
     rows = [("MNIST", examples["original"])] + [
         (f"task {t + 1}", imgs) for t, imgs in examples["tasks"].items()]
     n = len(examples["labels"])
@@ -99,10 +98,6 @@ def fig_5b(results_by_seed: dict, methods=None):
     return fig
 
 
-def fig_5b_by_seed(results_by_seed: dict):
-    return fig_5b(results_by_seed)
-
-
 def fig_5c(results_by_seed: dict, methods=("mas", "ewc", "anpyc")):
     """Fig. 5c: histograms of the trunk weights' importance, without (blue) and with (yellow)
     forgetting layers, for MAS, EWC and ANPyC (seeds pooled).
@@ -142,7 +137,3 @@ def fig_5c(results_by_seed: dict, methods=("mas", "ewc", "anpyc")):
     axes[0, 0].legend(fontsize=8, loc="lower left")
     fig.suptitle("Importance of the trunk weights after all tasks", x=0.02, ha="left")
     return fig
-
-
-def fig_5c_by_seed(results_by_seed: dict):
-    return fig_5c(results_by_seed)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import numpy as np
 
-from afm.plotting.sparse_coding import VARIANT_COLORS
+from afm.plotting.style import VARIANT_COLORS
 
 ORDER_STYLE = {"positive": dict(color="#55A868", label="positive order (least important first)"),
                "inverse": dict(color="black", label="inverse order (most important first)"),
@@ -95,14 +95,15 @@ def fig_2c_channels(results_by_seed: dict):
     error bars: std; diamonds: the same number of channels removed at random."""
     first = results_by_seed[min(results_by_seed)]
     classes = first["classes"]
-    panels = [("forgetting, Ω", "forgetting", "LeNet-5 with forgetting layers, channels ranked by Ω"),
-              ("plain, activation", "plain", "plain LeNet-5, channels ranked by mean activation")]
-    ks = [k for k in first["per_class"]["forgetting, Ω"] if k != 0]
+    panels = [(("forgetting", "omega"), "LeNet-5 with forgetting layers, channels ranked by Ω"),
+              (("plain", "activation"), "plain LeNet-5, channels ranked by mean activation")]
+    ks = [k for k in first["per_class"]["forgetting", "omega"] if k != 0]
     fig, axes = plt.subplots(2, 1, figsize=(11, 6.2), sharex=True, constrained_layout=True)
     colors = {0: "0.6", ks[0]: "#DD8452", ks[-1]: "#C44E52"}
     x = np.arange(len(classes))
     width = 0.8 / (1 + len(ks))
-    for ax, (ranking, network, title) in zip(axes, panels):
+    for ax, (ranking, title) in zip(axes, panels):
+        network = ranking[0]
         for j, k in enumerate([0] + ks):
             vals = 100 * np.stack([r["per_class"][ranking][k] for r in results_by_seed.values()])
             mean_all = vals.mean()

@@ -11,7 +11,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 #: One colour per variant of Fig. 1e, used in every figure of the chapter.
-VARIANT_COLORS = {"plain": "0.55", "ERS": "#DD8452", "ERS + IRS": "#4C72B0"}
+from afm.plotting.style import VARIANT_COLORS, mean_and_std
 
 
 def _layer_label(name: str, i: int) -> str:
@@ -57,8 +57,8 @@ def fig_1d_activations(results_by_seed: dict, variants=("plain", "ERS", "ERS + I
 
 
 def _mean_std(values) -> tuple[float, float]:
-    arr = np.asarray(values, float)
-    return float(arr.mean()), float(arr.std(ddof=1)) if arr.size > 1 else 0.0
+    mean, std = mean_and_std(values)
+    return float(mean), float(std)
 
 
 def fig_1e_sparsity(results_by_seed: dict):

@@ -20,7 +20,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from afm.lab.claims import Claim, spread, verdict_from
+from afm.lab.claims import Claim, verdict_from
+from afm.lab.runs import spread
 
 #: The significance level of every test a verdict makes (one-sided where the claim has a sign).
 ALPHA = 0.05

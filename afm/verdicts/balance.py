@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from afm.lab.claims import Claim, spread, verdict_from
+from afm.lab.claims import Claim, verdict_from
+from afm.lab.runs import spread
 from afm.verdicts import make_claim, per_seed
 
 CHAPTER = "04_balance"
@@ -86,13 +87,13 @@ def baselines_sparse_but_less_accurate(points: list[dict], summary: dict, *,
     plain network without paying for it. The test-set difference at the chosen strength is
     the claim's value, for context.
     """
-    cond = {m: sparse_but_less_accurate(points, m) for m in ("L1", "deconv")}
+    cond = {m: sparse_but_less_accurate(points, m) for m in ("L1", "decov")}
     verdict = verdict_from(all(c["holds"] for c in cond.values()), any(c["holds"] for c in cond.values()))
     return make_claim(CLAIMS, CHAPTER, "fig4a-l1-decov-sparse-but-less-accurate",
                       "mean test accuracy of L1 minus sgd at the chosen strength; the verdict is "
                       "judged on the validation grid (counts in details)", _diff(summary, "L1", "sgd"),
                       verdict, profile=profile, numbers={"verdict_baselines": verdict},
-                      details={"grid_test": cond, "deconv_minus_sgd": _diff(summary, "deconv", "sgd")})
+                      details={"grid_test": cond, "decov_minus_sgd": _diff(summary, "decov", "sgd")})
 
 
 def ers_alone_loses_accuracy(points: list[dict], summary: dict, *,

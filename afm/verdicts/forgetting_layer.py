@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from afm.lab.claims import Claim, spread, verdict_from
+from afm.lab.claims import Claim, verdict_from
+from afm.lab.runs import spread
 from afm.verdicts import make_claim, per_seed
 
 CHAPTER = "01_forgetting_layer"

@@ -6,7 +6,8 @@ from __future__ import annotations
 import numpy as np
 
 from afm.analysis.stats import UNIFORM_BIMODALITY, bimodality_coefficient, end_shares, polarisation
-from afm.lab.claims import Claim, spread
+from afm.lab.claims import Claim
+from afm.lab.runs import spread
 from afm.verdicts import ALPHA, make_claim, per_seed
 
 CHAPTER = "03_neuron_importance"
@@ -286,9 +287,10 @@ def other_lambdas_table(other: dict, summarise) -> "pandas.DataFrame":
     return pd.DataFrame(rows)
 
 
-def overall(r: dict, ranking: str, k: int) -> float:
+def overall(r: dict, ranking: tuple[str, str], k: int) -> float:
     """Test accuracy over all classes (the mean of the per-class accuracies: the test set is
-    balanced) after removing the top-``k`` channels by ``ranking`` (0: intact)."""
+    balanced) after removing the top-``k`` channels by ``ranking``, a ``(network, measure)``
+    pair such as ``("forgetting", "omega")`` (k = 0: intact)."""
     return float(np.mean(r["per_class"][ranking][k]))
 
 
@@ -299,25 +301,26 @@ def channel_measures(per_seed: dict, top_k) -> tuple[dict, dict]:
     activation, random channels) and the intact accuracies."""
     runs, K = [per_seed[s] for s in sorted(per_seed)], max(top_k)
     drop = lambda ranking, k: np.array([overall(r, ranking, 0) - overall(r, ranking, k) for r in runs])  # noqa: E731
-    drops = {k: {"forgetting": drop("forgetting, Ω", k), "plain": drop("plain, activation", k)} for k in top_k}
+    drops = {k: {"forgetting": drop(("forgetting", "omega"), k), "plain": drop(("plain", "activation"), k)}
+             for k in top_k}
     failed = {net: [int(np.sum(r["per_class"][ranking][K] < 0.2)) for r in runs]
-              for net, ranking in (("forgetting", "forgetting, Ω"), ("plain", "plain, activation"))}
+              for net, ranking in (("forgetting", ("forgetting", "omega")), ("plain", ("plain", "activation")))}
     numbers = {"failed": np.mean(failed["forgetting"]), "failed_plain": np.mean(failed["plain"]), "K": K,
-               **{f"drop_ctrl_{k}": 100 * drop("forgetting, activation", k).mean() for k in top_k},
-               **{f"drop_rand_f_{k}": 100 * np.mean([overall(r, "forgetting, Ω", 0) - r["random"]["forgetting"][k].mean()
+               **{f"drop_ctrl_{k}": 100 * drop(("forgetting", "activation"), k).mean() for k in top_k},
+               **{f"drop_rand_f_{k}": 100 * np.mean([overall(r, ("forgetting", "omega"), 0) - r["random"]["forgetting"][k].mean()
                                                       for r in runs]) for k in top_k},
                **{f"cnn_acc_{n}": 100 * np.mean([r["test_acc"][n] for r in runs]) for n in ("forgetting", "plain")}}
     return drops, numbers | {"classes_below_20pct": failed}
 
 
-def table_2c(per_seed: dict, top_k) -> "pandas.DataFrame":
-    """Test accuracy (%) over all classes per network and ranking: intact, top-k removed, k
-    random removed; mean and std over seeds."""
+def table_2c(per_seed: dict, top_k, labels: dict) -> "pandas.DataFrame":
+    """Test accuracy (%) over all classes per network and ranking (rows named by ``labels``):
+    intact, top-k removed, k random removed; mean and std over seeds."""
     import pandas as pd
 
-    table = pd.DataFrame([{"network, ranking": ranking, "intact": 100 * overall(r, ranking, 0),
+    table = pd.DataFrame([{"network, ranking": labels[ranking], "intact": 100 * overall(r, ranking, 0),
                            **{f"top-{k} removed": 100 * overall(r, ranking, k) for k in top_k},
-                           **{f"{k} random removed": 100 * r["random"][ranking.split(",")[0]][k].mean()
+                           **{f"{k} random removed": 100 * r["random"][ranking[0]][k].mean()
                               for k in top_k}}
                           for r in per_seed.values() for ranking in r["per_class"]])
     return table.groupby("network, ranking", sort=False).agg(["mean", "std"])

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from afm.lab.claims import Claim, spread
+from afm.lab.claims import Claim
+from afm.lab.runs import spread
 from afm.verdicts import make_claim, paired, per_seed
 
 CHAPTER = "02_sparse_coding"
