@@ -472,3 +472,16 @@ def smallest_kept(fractions, acc, unpruned: float, tolerance: float = TOLERANCE)
     recovers after a dip is credited with its smallest good fraction)."""
     good = [f for f, a in zip(fractions, acc) if a >= unpruned - tolerance]
     return float(min(good)) if good else 1.0
+
+
+FIGURES = [
+    Figure("3a", "Structure-adaptive encoding: sgd, L1, L2 and the forgetting layer",
+           "06_efficient_learning", plot=plotting.fig_3a_structure, compute=structure_adaptive,
+           seeds=seeds, prepare=prepare_mlp),
+    Figure("3b", "Pruning VGG-9: random, OBD and the forgetting layer's importance (Eq. 2)",
+           "06_efficient_learning", plot=plotting.fig_3b_pruning, compute=pruning_curves,
+           seeds=vgg_seeds, prepare=prepare_vgg),
+    Figure("3c", "Convergence of VGG-9: sgd, forgetting layer* and forgetting layer",
+           "06_efficient_learning", plot=plotting.fig_3c_convergence, compute=convergence,
+           seeds=vgg_seeds, prepare=prepare_vgg),
+]
