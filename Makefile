@@ -3,6 +3,7 @@
 #   make test       unit tests, every chapter executed as a test (nbval), the HTML build, the browser test
 #   make browser    open every page of the built book in headless Chromium (tests/browser)
 #   make benchmark  timings of benchmarks/ (not a test)
+#   make lab        install JupyterLab (the [lab] extra), open chapters as notebooks by default, start it
 # AFM_PROFILE picks the compute profile (smoke | book | paper); `make test` defaults to smoke.
 
 PYTHON  ?= python3
@@ -16,13 +17,25 @@ ifneq ($(wildcard ../shared/data),)
 export AFM_DATA_DIR ?= $(abspath ../shared/data)
 endif
 
-.PHONY: help install config mathjax book html notebooks test unit nbval browser benchmark clean
+.PHONY: help install lab lab-setup config mathjax book html notebooks test unit nbval browser benchmark clean
 
 help:
-	@sed -n '2,7p' Makefile
+	@sed -n '2,8p' Makefile
+
+# Exact versions come from constraints.txt (pyproject.toml gives ranges); CI installs the same.
+CONSTRAINTS := -c constraints.txt
 
 install:
-	$(PIP) install -e ".[book,test]"
+	$(PIP) install $(CONSTRAINTS) -e ".[book,test,cluster]"
+
+# JupyterLab with the chapters opened as notebooks (jupytext) by default, once per environment
+# (python -m afm.lab.jupyterlab writes JupyterLab's default-viewer setting; README).
+lab-setup:
+	$(PIP) install $(CONSTRAINTS) -e ".[lab]"
+	$(PYTHON) -m afm.lab.jupyterlab
+
+lab: lab-setup
+	AFM_PROFILE=$(PROFILE) $(PYTHON) -m jupyterlab book/01_forgetting_layer.md
 
 # Each profile gets its own build folder and its own Jupyter cache, so smoke outputs never
 # stand in for the book's. Jupyter's cache sees only the notebooks' code, not afm's, so its

@@ -16,12 +16,16 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 class Chapter:
-    """Start a chapter's clock; ``chapter.finish()`` prints the time it took and its profile."""
+    """Start a chapter's clock; ``chapter.finish()`` prints what it measured, the time it took
+    and its profile."""
 
     def __init__(self, title: str) -> None:
+        from afm.lab.claims import RECORDED
+
         self.title = title
         self.profile = current_profile()
         self.start = time.perf_counter()
+        self._first_claim = len(RECORDED)
 
     def banner(self) -> str:
         return (f"{self.title}: profile '{self.profile}', device {default_device()}, "
@@ -30,11 +34,39 @@ class Chapter:
     def elapsed(self) -> float:
         return time.perf_counter() - self.start
 
-    def finish(self) -> str:
+    def measured(self) -> str:
+        """The claims this chapter recorded, one line each: figure, claim, value ± spread over
+        seeds, verdict. Printed by :meth:`finish`, so a reader sees the numbers in JupyterLab,
+        where the glued numbers of the text do not render."""
+        from afm.lab.claims import RECORDED
+
+        claims = RECORDED[self._first_claim:]
+        if not claims:
+            return ""
+        lines = [f"What this chapter measured ('{self.profile}' profile; mean ± std over seeds):"]
+        for c in claims:
+            seeds = f"{c.n_seeds} seed" + ("s" if c.n_seeds != 1 else "")
+            lines.append(f"  Fig. {c.figure} {c.id}: {c.value:.4g} ± {c.spread:.2g} ({seeds}), {c.verdict}")
+            lines.append(f"      {_clip(c.measured, 74)}")
+        return "\n".join(lines)
+
+    def finish(self, key: str | None = None) -> str:
+        """Print :meth:`measured` and the run time; with ``key``, also glue the run time and the
+        profile as ``{key}_runtime`` and ``{key}_run_profile`` (the chapter's opening box)."""
+        table = self.measured()
+        if table:
+            print(table + "\n")
         line = (f"This chapter ran in {self.elapsed():.1f} s in the '{self.profile}' profile "
                 f"(results cached on disk are loaded, not recomputed).")
         print(line)
+        if key is not None:
+            glue(f"{key}_runtime", f"{self.elapsed():.0f} s")
+            glue(f"{key}_run_profile", self.profile)
         return line
+
+
+def _clip(text: str, n: int) -> str:
+    return text if len(text) <= n else text[:n - 1] + "…"
 
 
 def toc_chapters(toc: Path = ROOT / "_toc.yml") -> list[Path]:

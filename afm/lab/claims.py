@@ -76,6 +76,10 @@ class Claim:
             raise ValueError(f"claim id must be lower-case letters, digits, '.', '_', '-': {self.id!r}")
 
 
+#: The claims recorded in this process, in order: a chapter prints the ones it measured at its end.
+RECORDED: list[Claim] = []
+
+
 def claims_dir(profile: str) -> Path:
     path = cache_dir() / "claims" / profile
     path.mkdir(parents=True, exist_ok=True)
@@ -105,6 +109,7 @@ def record_claim(claim: Claim) -> Path:
         >>> path.parts[-3:], loaded == [claim]
         (('claims', 'smoke', 'fig1e-demo.json'), True)
     """
+    RECORDED.append(claim)
     path = claims_dir(claim.profile) / f"{claim.id}.json"
     fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
     with os.fdopen(fd, "w") as f:

@@ -209,8 +209,8 @@ def fit(run: Run) -> dict:
     """Train (or load from the result cache) the run that ``run`` describes.
 
     Returns:
-        ``{"state_dict", "history": asdict(History), "val_acc", "test_acc", "train_acc",
-        "train_size"}``: plain data; ``run.build(result["state_dict"])`` is the trained network.
+        A dict of plain data with the keys ``state_dict``, ``history`` (``asdict(History)``),
+        ``val_acc``, ``test_acc``, ``train_acc`` and ``train_size``; ``run.build(result["state_dict"])`` is the trained network.
 
     Example::
 

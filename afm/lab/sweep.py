@@ -148,8 +148,10 @@ def _tick(bar, result):
 def _client(scheduler):
     try:
         from distributed import Client
-    except ImportError as err:  # pragma: no cover - distributed is a dependency
-        raise ImportError("sweeps on a cluster need dask.distributed: pip install 'dask[distributed]'") from err
+    except ImportError as err:
+        raise ImportError("a sweep on a Dask cluster (scheduler=..., afm run --scheduler) needs "
+                          "dask.distributed, the optional extra [cluster]: pip install -e '.[cluster]' "
+                          "(or pip install 'dask[distributed]')") from err
     if isinstance(scheduler, Client):
         return scheduler
     if not isinstance(scheduler, str) or "://" not in scheduler:

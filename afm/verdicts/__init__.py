@@ -5,7 +5,8 @@ function takes measured numbers (plain per-seed arrays or dicts, never training 
 returns the :class:`~afm.lab.claims.Claim`; its thresholds are named module constants and its
 docstring states the rule and why. Every rule was fixed before the results it judges were
 looked at. ``numbers`` of a claim are what the chapter's prose glues
-(:func:`afm.lab.book.glue_claims`).
+(:func:`afm.lab.book.glue_claims`). :mod:`afm.verdicts.base_networks` says whether a base
+network is trained well enough to judge (claims on it are then marked provisional).
 
 Verdict vocabulary (see :func:`per_seed` and :func:`paired`):
 

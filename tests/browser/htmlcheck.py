@@ -12,7 +12,10 @@ page shows (a ``Page``); ``page_problems(page, site)`` lists what is wrong with 
   element without a MathJax container, a TeX error (``mjx-merror``), an undefined macro,
   MathJax not loaded or failed;
 * anything loaded from outside the book (a CDN): the book must work offline;
-* a file the page asked the server for and did not get (404), a JavaScript error.
+* a file the page asked the server for and did not get (404), a JavaScript error;
+* a figure (an image of a cell output, or in a ``<figure>``) without alt text that says what
+  it shows (none, or a file name such as Sphinx's hash names), or without an anchor a reader
+  can link to (an ``id`` on its ``<figure>``, e.g. ``#fig-2a``).
 
 The tests in this folder run these on the book (``test_book_html.py``) and on small pages
 with known defects (``test_htmlcheck.py``), which proves that each check can fail.
@@ -162,6 +165,7 @@ class Page:
     error_outputs: list[str]       # cell outputs that show an error
     console: list[str] = field(default_factory=list)   # browser console errors
     missing: list[str] = field(default_factory=list)   # 404s while the page loaded
+    figures: list[dict] = field(default_factory=list)  # {"src", "alt", "anchor"} of each figure image
     failure: str = ""                                  # why the page could not be checked
 
 
@@ -254,6 +258,12 @@ const [TIMEOUT, LOAD] = [arguments[0], arguments[1]];
   document.querySelectorAll('.system-message, .problematic').forEach(e =>
     errorOutputs.push('Sphinx/docutils error shown on the page: "' + clip(e.textContent, 200) + '"'));
 
+  // Figures: the images of cell outputs and of <figure>s, their alt text and anchor.
+  const figures = [...document.querySelectorAll('.cell_output img, figure img')].map(i => {
+    const f = i.closest('figure[id]');
+    return {src: i.currentSrc || i.src, alt: i.getAttribute('alt') || '', anchor: f ? f.id : ''};
+  });
+
   // Links, anchors, and what the page loads.
   const links = [...document.querySelectorAll('a[href]')]
     .map(a => ({href: a.href, raw: a.getAttribute('href'), text: clip(a.textContent, 60)}));
@@ -269,7 +279,8 @@ const [TIMEOUT, LOAD] = [arguments[0], arguments[1]];
   performance.getEntriesByType('resource').forEach(e => resources.push(e.name));
 
   done({url: location.href, title: document.title, text: document.body.innerText, ids, links, images,
-        resources: [...new Set(resources)], mathjax, math: mathEls.length, unrendered, texErrors, errorOutputs});
+        resources: [...new Set(resources)], mathjax, math: mathEls.length, unrendered, texErrors, errorOutputs,
+        figures});
 })().catch(e => done({fatal: String(e && e.stack || e)}));
 """
 
@@ -309,7 +320,8 @@ def visit(driver, server: Server, path: str, screenshot: Path | None = None) -> 
                 resources=data["resources"], mathjax=data["mathjax"], math=data["math"],
                 unrendered=data["unrendered"], tex_errors=data["texErrors"],
                 error_outputs=data["errorOutputs"], console=console,
-                missing=[m for m in server.missing[n_missing:] if m not in IGNORED_404])
+                missing=[m for m in server.missing[n_missing:] if m not in IGNORED_404],
+                figures=data["figures"])
 
 
 def follow_refresh(driver, timeout: float = 10) -> None:
@@ -429,6 +441,22 @@ def outside(url: str, base: str) -> bool:
     return parts.scheme != "http" or parts.netloc != urlsplit(base).netloc
 
 
+FILE_NAME = re.compile(r"(^[0-9a-f]{16,}$)|(\.(png|jpe?g|svg|gif|webp|pdf)$)", re.I)
+
+
+def alt_problem(alt: str, src: str) -> str | None:
+    """Why ``alt`` does not say what a figure shows (empty, short, or a file name), or None."""
+    alt = alt.strip()
+    name = urlsplit(src).path.rsplit("/", 1)[-1]
+    if not alt:
+        return "no alt text"
+    if FILE_NAME.search(alt) or alt == name or alt == Path(name).stem:
+        return f"its alt text is a file name ({alt!r})"
+    if len(alt) < 15:
+        return f"its alt text is too short to say what it shows ({alt!r})"
+    return None
+
+
 def page_problems(page: Page, site: Site) -> list[str]:
     """Everything wrong with one visited page, one line each (empty: the page is fine)."""
     problems = [page.failure] if page.failure else []
@@ -453,6 +481,12 @@ def page_problems(page: Page, site: Site) -> list[str]:
             problems.append(f"loads {url} from outside the book (no internet in CI, nor for a reader offline)")
     problems += [f"the server has no {m} (requested by the page)" for m in page.missing]
     problems += [f"browser console: {c}" for c in page.console]
+    for fig in page.figures:
+        why = alt_problem(fig["alt"], fig["src"])
+        if why:
+            problems.append(f"figure without alt text that says what it shows, {why}: {fig['src']}")
+        if not fig["anchor"]:
+            problems.append(f"figure without an anchor to link to (no id on its <figure>): {fig['src']}")
     return problems
 
 

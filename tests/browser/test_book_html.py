@@ -103,6 +103,22 @@ def test_chapters_offer_launch_buttons_and_the_executed_notebook(site):
         assert not [o for o in outputs if o.get("output_type") == "error"], f"{ipynb} has an error output"
 
 
+def test_every_regenerated_figure_has_its_anchor(site):
+    """Each figure a chapter names (cell metadata ``mystnb.figure.name``) is an anchor of its
+    page, e.g. book/03_neuron_importance.html#fig-2a, that a reader can link to."""
+    import jupytext
+
+    for chapter in notebook_chapters():
+        path = page_of(chapter)
+        if path not in site.pages:
+            continue
+        names = [c.metadata["mystnb"]["figure"]["name"] for c in jupytext.read(chapter).cells
+                 if c.metadata.get("mystnb", {}).get("figure", {}).get("name")]
+        missing = [n for n in names if n not in site.pages[path].ids]
+        assert not missing, f"{path}: no anchor for the figures {missing}"
+        assert len(site.pages[path].figures) >= len(names)
+
+
 def test_execution_status_page_lists_every_chapter(site):
     path = "book/execution.html"
     assert path in site.pages, f"{path} was not built"

@@ -37,7 +37,10 @@ CLEAN = html("""<section id="top" class="tex2jax_ignore mathjax_ignore"><h1>A cl
   <div class="cell_output docutils container"><div class="output stream highlight-myst-ansi notranslate">
     <div class="highlight"><pre>training done: loss 0.1, Error rate 2 %</pre></div></div></div>
   <p>Prices in $ and in € are plain text; so is a lone \\ backslash, and $5 or $10.</p>
-  <pre>code may show \\(raw\\) TeX and $$x$$</pre></section>""")
+  <pre>code may show \\(raw\\) TeX and $$x$$</pre>
+  <div class="cell_output docutils container"><figure class="align-default" id="fig-dot">
+    <img src="dot.png" alt="A single black dot in the middle of a white square">
+    <figcaption><p>Fig. 0, a dot.</p></figcaption></figure></div></section>""")
 
 # page: (html, what its problem line must contain)
 DEFECTS = {
@@ -70,6 +73,15 @@ DEFECTS = {
     "js_error.html": (html("<script>notAFunction();</script>"), "browser console"),
     "redirect_missing.html": (html("", '<meta http-equiv="refresh" content="0; url=nowhere.html">'),
                               "the server has no /nowhere.html"),
+    "figure_no_alt.html": (html('<figure id="fig-a"><img src="dot.png"></figure>'), "no alt text"),
+    "figure_hash_alt.html": (html('<div class="cell_output"><figure id="fig-b"><img src="dot.png" '
+                                  'alt="0a1b2c3d4e5f60718293a4b5c6d7e8f9a0b1c2d3.png"></figure></div>'),
+                             "its alt text is a file name"),
+    "figure_name_alt.html": (html('<figure id="fig-c"><img src="dot.png" alt="dot"></figure>'),
+                             "its alt text is a file name"),
+    "figure_no_anchor.html": (html('<div class="cell_output"><img src="dot.png" '
+                                   'alt="A single black dot in the middle of a white square"></div>'),
+                              "figure without an anchor to link to"),
 }
 MATH_OK = html(r"""<section class="tex2jax_ignore mathjax_ignore"><p>inline
   <span class="math notranslate nohighlight">\(h' = h \odot \sigma\)</span>, display:</p>
@@ -203,3 +215,14 @@ def test_page_text_drops_tags_scripts_and_styles(tmp_path):
     page.write_text(html("<script>var Eq = 'Eq. Eq.'</script><p>Eq. <a href='#x'>Eq. (2)</a></p>"))
     text = htmlcheck.page_text(page)
     assert "var" not in text and htmlcheck.doubled_labels(text)
+
+
+@pytest.mark.parametrize("alt, src, bad", [
+    ("Line plot of test accuracy against the share of neurons ablated", "_images/3f2a.png", False),
+    ("", "_images/3f2a.png", True),
+    ("3f2a9b0c1d2e3f4a5b6c7d8e9f0a1b2c", "_images/3f2a9b0c1d2e3f4a5b6c7d8e9f0a1b2c.png", True),
+    ("_images/3f2a.png", "_images/3f2a.png", True),
+    ("a figure", "_images/3f2a.png", True),
+])
+def test_alt_problem(alt, src, bad):
+    assert (htmlcheck.alt_problem(alt, src) is not None) is bad
