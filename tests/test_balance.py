@@ -52,7 +52,8 @@ def test_mean_drop():
 
 def test_cluster_specs_reuse_fashion_strengths(monkeypatch):
     chosen = {m: balance.method_spec("smoke", m, 0.3, lam=4.0) for m in balance.METHODS}
-    monkeypatch.setattr(balance, "choose_strengths", lambda profile: {"specs": chosen})
+    from afm.experiments.balance import clusters
+    monkeypatch.setattr(clusters, "choose_strengths", lambda profile: {"specs": chosen})
     specs = balance.cluster_specs("smoke", seed=2)
     assert set(specs) == set(balance.PAIR)
     li = specs["lateral_inhibition"]

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from afm.lab import figures
+from afm.lab.claims import Claim, record_claim
 from afm.lab.cli import main
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
@@ -81,9 +82,14 @@ def test_run_computes_into_the_shared_cache(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("AFM_OFFLINE", "1")
     monkeypatch.setenv("AFM_PROGRESS", "0")
     assert figures.status("1b", "smoke") == "0/1 seeds cached"
+    claim = Claim("fig1b-shortcut-gradients", "1b", "01_forgetting_layer", "the shortcut helps",
+                  "gradient ratio", 2.0, 0.0, 1, "smoke", "reproduced")
+    record_claim(claim)  # as the chapter does; the results file carries the figure's claims
     assert main(["run", "1b", "--profile", "smoke", "--out", str(tmp_path / "out")]) == 0
     saved = json.loads((tmp_path / "out" / "fig-1b.json").read_text())
     assert saved["figure"] == "1b" and list(saved["results"]) == ["0"]
+    assert saved["claims"] == [{"id": claim.id, "statement": claim.statement, "value": 2.0,
+                                "spread": 0.0, "n_seeds": 1, "verdict": "reproduced", "readings": []}]
     assert (tmp_path / "out" / "fig-1b.png").exists()
     # what the chapter calls now loads the same results instead of recomputing them
     assert figures.status("1b", "smoke") == "1/1 seeds cached"

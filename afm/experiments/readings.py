@@ -5,7 +5,9 @@ All on the MLP 784-64-64-10 on Fashion-MNIST with the complete forgetting layer
 
 * the gate reading of Eq. (4): dense ``W_f`` (N×N) vs diagonal vs static;
 * the reading of Eq. (8): asymmetric ``(1-σ_i) σ_j`` vs symmetric ``1 - σ_i σ_j``;
-* sensitivity: validation accuracy and sparsity over a λ × β grid, and over ρ.
+* sensitivity: validation accuracy and sparsity over a λ × β grid, and over ρ;
+* the claims under their readings (:mod:`afm.lab.readings`): Fig. 2a's network trained and
+  ablated under every reading of its claims, and the claims judged under each.
 """
 
 from __future__ import annotations
@@ -16,11 +18,17 @@ from itertools import product
 import numpy as np
 
 from afm import data as afm_data
+from afm.analysis.ablation import ablation_curve
 from afm.capture import capture_activations
-from afm.metrics import sparsity
+from afm.experiments import neuron_importance
+from afm.importance import layer_importance
+from afm.lab.cache import cached
+from afm.lab.claims import Claim, with_readings
 from afm.lab.profiles import by_profile, check_profile
-from afm.lab.runs import Run, fit_all
-from afm.train import TrainConfig
+from afm.lab.readings import apply_reading, check_reading, claim_readings, is_default, label
+from afm.lab.runs import Run, choose, fit, fit_all
+from afm.metrics import sparsity
+from afm.train import TrainConfig, loader
 
 
 def settings(profile: str) -> dict:
@@ -84,3 +92,80 @@ def rho_sweep(profile: str, jobs: int | None = None) -> list[dict]:
     """Validation accuracy and sparsity over the steepness ρ (seed 0)."""
     return summarize([replace(base_spec(profile), rho=rho) for rho in settings(profile)["rhos"]],
                      jobs)
+
+
+# --- Fig. 2a's claims under every reading declared for them -----------------------------------
+
+#: The claims of Fig. 2a (they share their readings: the shortcut × λ, and Eq. (8)).
+FIG2A_CLAIMS = ("fig2a-positive-order-80", "fig2a-inverse-order-5", "fig2a-random-between")
+
+
+def fig2a_readings() -> list[dict]:
+    """Every reading of Fig. 2a's claims, the book's default first."""
+    out: list[dict] = []
+    for claim_id in FIG2A_CLAIMS:
+        out += [r for r in claim_readings(claim_id) if r not in out]
+    return out
+
+
+def fig2a_choice(profile: str, reading: dict) -> tuple[float, float]:
+    """(λ, β) of Fig. 2a's network under ``reading``: the fixed ones, or the best on validation
+    over the chapter's grid, trained under the reading (seed 0)."""
+    if reading.get("lam_rule") == "fixed":
+        return reading["lam"], reading["beta"]
+    s = neuron_importance.settings(profile)
+    candidates = [apply_reading(neuron_importance.fashion_spec(profile, lam, beta), reading)
+                  for lam, beta in product(s["lams"], s["betas"])]
+    best, _ = choose(candidates)
+    return best.lam, best.beta
+
+
+def fig2a_under(profile: str, seed: int, reading: dict) -> dict:
+    """Fig. 2a for one seed under ``reading``: the global ablation curves (positive, inverse,
+    random) of the network trained under it, as :func:`afm.experiments.neuron_importance.ablation`
+    computes them (Ω on the validation split, accuracy on the test set). Cached."""
+    check_profile(profile)
+    key = {"profile": profile, "seed": int(seed), "reading": sorted(check_reading(reading).items())}
+    return cached("fig2a_reading", key, lambda: _fig2a_under(profile, int(seed), dict(reading)))
+
+
+def _fig2a_under(profile: str, seed: int, reading: dict) -> dict:
+    s = neuron_importance.settings(profile)
+    lam, beta = fig2a_choice(profile, reading)
+    spec = apply_reading(neuron_importance.fashion_spec(profile, lam, beta, seed), reading)
+    result = fit(spec)
+    model = spec.build(result["state_dict"])
+    _, val, test = spec.splits()
+    test = afm_data.subset(test, s["test_size"], seed=0)
+    omega = layer_importance(model, loader(val), "omega")
+    fractions = list(s["fractions"])
+    curves = {o: ablation_curve(model, test, omega, fractions, o) for o in ("positive", "inverse")}
+    curves["random"] = np.stack([ablation_curve(model, test, omega, fractions, "random",
+                                                seed=1000 * seed + d) for d in range(s["draws"])])
+    return {"lam": spec.lam, "beta": spec.beta, "seed": seed, "test_acc": result["test_acc"],
+            "val_acc": result["val_acc"], "fractions": np.asarray(fractions), "curves": curves}
+
+
+def _fig2a_claim(claim_id: str, summaries: list[dict], profile: str) -> Claim:
+    """One Fig. 2a claim judged on per-seed summaries, by the chapter's rule
+    (:mod:`afm.verdicts.neuron_importance`)."""
+    from afm.verdicts import neuron_importance as rules
+
+    if claim_id == "fig2a-positive-order-80":
+        return rules.positive_order_80([x["drop_at_80"] for x in summaries], profile=profile)
+    if claim_id == "fig2a-inverse-order-5":
+        return rules.inverse_order_5([x["inverse_at_5"] for x in summaries], profile=profile)
+    return rules.random_between({o: [x["auc"][o] for x in summaries] for o in ("positive", "random", "inverse")},
+                                profile=profile)
+
+
+def fig2a_claims(results_by_seed: dict, profile: str) -> list[Claim]:
+    """Fig. 2a's claims, each with its headline under the default reading (the figure's own
+    ``results_by_seed``) and its per-reading table (the same seeds, trained under each reading)."""
+    summaries = {}
+    for reading in fig2a_readings():
+        by_seed = (results_by_seed if is_default(reading)
+                   else {seed: fig2a_under(profile, seed, reading) for seed in results_by_seed})
+        summaries[label(reading)] = [neuron_importance.ablation_summary(r) for r in by_seed.values()]
+    return [with_readings([(r, _fig2a_claim(claim_id, summaries[label(r)], profile))
+                           for r in claim_readings(claim_id)]) for claim_id in FIG2A_CLAIMS]

@@ -3,7 +3,9 @@
 Every chapter calls :func:`record_claim` for each claim it tests; the
 reproduction report reads them all back with :func:`load_claims`. A record
 says what the paper states, what we measured (a number with its spread over
-seeds), in which profile, and the verdict.
+seeds), in which profile, and the verdict: the headline, under the book's default reading
+of the paper, and beside it one row per pre-registered reading
+(:mod:`afm.lab.readings`) that the claim was also measured under.
 """
 
 from __future__ import annotations
@@ -12,12 +14,17 @@ import json
 import os
 import re
 import tempfile
-from dataclasses import asdict, dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
+
+import numpy as np
 
 from afm.lab.paths import cache_dir
 
 VERDICTS = ("reproduced", "partly", "not reproduced")
+#: The keys of one row of a claim's per-reading table.
+READING_KEYS = ("reading", "value", "spread", "n_seeds", "verdict")
 
 
 @dataclass(frozen=True)
@@ -37,11 +44,14 @@ class Claim:
         verdict: ``"reproduced"``, ``"partly"`` or ``"not reproduced"``.
         section: a link to the section of the book that measures it.
         details: further JSON-serialisable numbers, e.g. per seed.
+        readings: the per-reading table, one dict per reading with ``reading`` (its settings),
+            ``value``, ``spread``, ``n_seeds`` and ``verdict`` (see :func:`headline_and_readings`);
+            empty where the claim was measured under the default reading only.
         numbers: the named numbers the chapter's prose glues (see
             :func:`afm.lab.book.glue_claims`), verdicts included.
 
     Raises:
-        ValueError: for an unknown verdict or a malformed ``id``.
+        ValueError: for an unknown verdict, a malformed ``id`` or a malformed row of ``readings``.
 
     Example:
         >>> from dataclasses import replace
@@ -67,6 +77,7 @@ class Claim:
     verdict: str
     section: str = ""
     details: dict = field(default_factory=dict)
+    readings: list = field(default_factory=list)
     numbers: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -74,6 +85,22 @@ class Claim:
             raise ValueError(f"verdict must be one of {VERDICTS}, got {self.verdict!r}")
         if not re.fullmatch(r"[a-z0-9][a-z0-9_.-]*", self.id):
             raise ValueError(f"claim id must be lower-case letters, digits, '.', '_', '-': {self.id!r}")
+        for row in self.readings:
+            _check_reading_row(row, self.id)
+
+
+def _check_reading_row(row, claim_id: str) -> None:
+    if not isinstance(row, Mapping) or set(row) != set(READING_KEYS):
+        raise ValueError(f"each reading of {claim_id} must be a dict with keys {READING_KEYS}, "
+                         f"got {row!r}")
+    if not isinstance(row["reading"], Mapping):
+        raise ValueError(f"'reading' of {claim_id} must be a dict of settings, got {row['reading']!r}")
+    if row["verdict"] not in VERDICTS:
+        raise ValueError(f"verdict of reading {row['reading']} of {claim_id} must be one of "
+                         f"{VERDICTS}, got {row['verdict']!r}")
+    if not isinstance(row["n_seeds"], int) or row["n_seeds"] < 1:
+        raise ValueError(f"n_seeds of reading {row['reading']} of {claim_id} must be an int >= 1, "
+                         f"got {row['n_seeds']!r}")
 
 
 #: The claims recorded in this process, in order: a chapter prints the ones it measured at its end.
@@ -124,6 +151,111 @@ def load_claims(profile: str) -> list[Claim]:
     return sorted(claims, key=lambda c: (c.figure, c.id))
 
 
+def reading_row(reading: Mapping, values: Sequence[float], verdict: str) -> dict:
+    """One row of a claim's per-reading table: the mean of the per-seed ``values``, their std
+    (``ddof=1``; 0 for one seed), the number of seeds and the verdict under ``reading``.
+
+    Example:
+        >>> reading_row({"shortcut": False}, [0.0, 0.2], "partly")
+        {'reading': {'shortcut': False}, 'value': 0.1, 'spread': 0.1414..., 'n_seeds': 2, 'verdict': 'partly'}
+    """
+    arr = np.asarray(values, dtype=float).reshape(-1)
+    if arr.size == 0:
+        raise ValueError(f"reading {dict(reading)} has no per-seed values")
+    if verdict not in VERDICTS:
+        raise ValueError(f"verdict must be one of {VERDICTS}, got {verdict!r}")
+    return {"reading": dict(reading), "value": float(arr.mean()),
+            "spread": float(arr.std(ddof=1)) if arr.size > 1 else 0.0,
+            "n_seeds": int(arr.size), "verdict": verdict}
+
+
+def headline_and_readings(measured: Sequence[tuple[Mapping, Sequence[float], str]]
+                          ) -> tuple[dict, list[dict]]:
+    """The headline under the book's default reading, and the per-reading table, for a :class:`Claim`.
+
+    Args:
+        measured: ``(reading, per-seed values, verdict)`` for each reading the claim was measured
+            under (e.g. in the order of :func:`afm.lab.readings.claim_readings`); exactly one of
+            them must be the default reading (:func:`afm.lab.readings.is_default`).
+
+    Returns:
+        ``(headline, readings)``: ``headline`` has ``value``, ``spread``, ``n_seeds`` and ``verdict``
+        of the default reading, to pass as ``Claim(..., **headline, readings=readings)``;
+        ``readings`` has one :func:`reading_row` per reading, in the given order.
+
+    Raises:
+        ValueError: if no reading, or more than one, is the default.
+
+    Example:
+        >>> headline, rows = headline_and_readings([
+        ...     ({"shortcut": True}, [75.0, 70.0], "not reproduced"),
+        ...     ({"shortcut": False}, [0.0, 0.0], "reproduced")])
+        >>> headline["verdict"], headline["value"], [r["verdict"] for r in rows]
+        ('not reproduced', 72.5, ['not reproduced', 'reproduced'])
+    """
+    from afm.lab.readings import is_default
+
+    rows = [reading_row(r, v, verdict) for r, v, verdict in measured]
+    defaults = [row for row in rows if is_default(row["reading"])]
+    if len(defaults) != 1:
+        raise ValueError(f"exactly one reading must be the book's default, got {len(defaults)} "
+                         f"among {[row['reading'] for row in rows]}")
+    headline = {k: defaults[0][k] for k in ("value", "spread", "n_seeds", "verdict")}
+    return headline, rows
+
+
+def with_readings(by_reading: Sequence[tuple[Mapping, Claim]]) -> Claim:
+    """One claim measured under several readings → the default reading's claim, with the
+    per-reading table (each reading's ``value``, ``spread``, ``n_seeds`` and ``verdict``).
+
+    Args:
+        by_reading: ``(reading, claim)`` pairs of the same claim id, e.g. a verdict function
+            called once per reading of :func:`afm.lab.readings.claim_readings`; exactly one
+            reading is the default.
+
+    Example:
+        >>> claim = Claim("fig2a-demo", "2a", "03_neuron_importance", "s", "m", 0.75, 0.0, 1,
+        ...               "smoke", "not reproduced")
+        >>> merged = with_readings([({"shortcut": True}, claim),
+        ...                         ({"shortcut": False}, replace(claim, value=0.0, verdict="reproduced"))])
+        >>> merged.verdict, [(r["reading"], r["verdict"]) for r in merged.readings]
+        ('not reproduced', [({'shortcut': True}, 'not reproduced'), ({'shortcut': False}, 'reproduced')])
+    """
+    from afm.lab.readings import is_default
+
+    ids = {c.id for _, c in by_reading}
+    if len(ids) != 1:
+        raise ValueError(f"with_readings needs readings of one claim, got ids {sorted(ids)}")
+    defaults = [c for r, c in by_reading if is_default(r)]
+    if len(defaults) != 1:
+        raise ValueError(f"exactly one reading must be the book's default, got {len(defaults)} "
+                         f"among {[dict(r) for r, _ in by_reading]}")
+    rows = [{"reading": dict(r), "value": c.value, "spread": c.spread, "n_seeds": c.n_seeds,
+             "verdict": c.verdict} for r, c in by_reading]
+    return replace(defaults[0], readings=rows)
+
+
+def claim_summary(claim: Claim) -> dict:
+    """The object a results file holds for ``claim``: ``id``, ``statement``, ``value``,
+    ``spread``, ``n_seeds``, ``verdict`` (under the default reading) and ``readings``."""
+    return {"id": claim.id, "statement": claim.statement, "value": claim.value,
+            "spread": claim.spread, "n_seeds": claim.n_seeds, "verdict": claim.verdict,
+            "readings": claim.readings}
+
+
+def figure_claims(figure_id: str, profile: str) -> list[dict]:
+    """:func:`claim_summary` of every claim of ``figure_id`` recorded in ``profile``.
+
+    Example:
+        >>> import os, tempfile
+        >>> from unittest import mock
+        >>> with mock.patch.dict(os.environ, AFM_CACHE_DIR=tempfile.mkdtemp()):
+        ...     figure_claims("2a", "smoke")  # nothing recorded yet
+        []
+    """
+    return [claim_summary(c) for c in load_claims(profile) if c.figure == figure_id]
+
+
 def verdict_from(holds_all: bool, holds_some: bool) -> str:
     """``reproduced`` if the claim holds in every seed, ``partly`` if in some, else not."""
     return "reproduced" if holds_all else ("partly" if holds_some else "not reproduced")
@@ -146,7 +278,8 @@ def __getattr__(name: str):
 
 def claims_table(profile: str) -> "pandas.DataFrame":
     """One row per expected claim (plus any other recorded one): what the paper says, what we
-    measured (value ± spread over n seeds), the profile, the verdict, and a link to the section."""
+    measured (value ± spread over n seeds), the profile, the verdict, a link to the section, and
+    the per-reading table (``readings``, empty where only the default reading was measured)."""
     import pandas as pd
 
     from afm.lab.book import toc_chapters
@@ -164,9 +297,10 @@ def claims_table(profile: str) -> "pandas.DataFrame":
             rows.append({"id": claim_id, "figure": figure, "statement": "", "measured": "",
                          "value": float("nan"), "spread": float("nan"), "n_seeds": 0,
                          "profile": profile, "verdict": "missing",
-                         "section": f"book/{chapter}.html" if chapter in in_book else ""})
+                         "section": f"book/{chapter}.html" if chapter in in_book else "",
+                         "readings": []})
         else:
             rows.append({k: getattr(c, k) for k in ("id", "figure", "statement", "measured", "value",
                                                     "spread", "n_seeds", "profile", "verdict",
-                                                    "section")})
+                                                    "section", "readings")})
     return pd.DataFrame(rows)

@@ -22,6 +22,8 @@ import torch
 from afm.experiments import (balance, efficient_learning, forgetting_layer, long_memory,
                              neuron_importance, own_model, sparse_coding)
 from afm.lab.cache import cached, is_cached
+from afm.experiments import readings as readings_experiments
+from afm.lab.claims import claim_summary, figure_claims
 from afm.lab.profiles import check_profile
 from afm.lab.registry import Figure
 from afm.lab.sweep import run_many
@@ -131,8 +133,27 @@ def to_jsonable(obj: Any) -> Any:
     return obj
 
 
+#: Figures whose claims ``afm run`` judges itself, under every reading declared for them:
+#: ``claims(results_by_seed, profile) -> [Claim]``.
+CLAIMS = {"2a": readings_experiments.fig2a_claims}
+
+
+def claims_of(figure_id: str, profile: str, results_by_seed: dict[int, Any]) -> list[dict]:
+    """The claims of a figure, as its results file holds them (:func:`afm.lab.claims.claim_summary`):
+    judged from ``results_by_seed`` under each reading where :data:`CLAIMS` has the figure, else
+    those its chapter recorded in ``profile``."""
+    fig_id = get(figure_id).id
+    if fig_id in CLAIMS:
+        return [claim_summary(c) for c in CLAIMS[fig_id](results_by_seed, profile)]
+    return figure_claims(fig_id, profile)
+
+
 def write(figure_id: str, profile: str, out_dir: Path, results_by_seed: dict[int, Any]) -> list[Path]:
-    """Write ``fig-<id>.png`` and (for computed figures) ``fig-<id>.json`` into ``out_dir``."""
+    """Write ``fig-<id>.png`` and (for computed figures) ``fig-<id>.json`` into ``out_dir``.
+
+    The JSON holds the results by seed and, under ``claims``, the figure's claims
+    (:func:`claims_of`: headline verdict under the default reading and the per-reading table).
+    """
     import matplotlib.pyplot as plt
 
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -144,6 +165,7 @@ def write(figure_id: str, profile: str, out_dir: Path, results_by_seed: dict[int
     if results_by_seed:
         data = out_dir / f"fig-{get(figure_id).id}.json"
         data.write_text(json.dumps({"figure": get(figure_id).id, "profile": profile,
-                                    "results": to_jsonable(results_by_seed)}))
+                                    "results": to_jsonable(results_by_seed),
+                                    "claims": to_jsonable(claims_of(figure_id, profile, results_by_seed))}))
         paths.append(data)
     return paths

@@ -42,7 +42,7 @@ def _lenet5(run: Run) -> nn.Module:
 
 def _vgg9(run: Run) -> nn.Module:
     return VGG9(width=run.option("width", 1.0), forgetting=run.forgetting, rho=run.rho,
-                shortcut=run.shortcut, gate=run.gate, batch_norm=True)
+                shortcut=run.shortcut, gate=run.gate, batch_norm=run.option("batch_norm", True))
 
 
 def _multihead_mlp(run: Run) -> nn.Module:

@@ -9,10 +9,9 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from afm.plotting.style import BALANCE_COLORS as METHOD_COLORS
-from afm.plotting.style import BALANCE_LABELS, mean_and_std
+from afm.plotting.style import BALANCE_LABELS, band, mean_and_std
+from afm.plotting.style import FEATURE_SPACES as SPACE_TITLES
 
-SPACE_TITLES = {"pixels": "raw pixels", "sgd": "plain network (sgd)",
-                "lateral_inhibition": "forgetting layer (lateral_inhibition)"}
 
 
 def fig_4a_scatter(per_seed: dict[int, dict]):
@@ -52,10 +51,7 @@ def fig_4b_perturbation(runs: dict[int, dict]):
     for ax, layer in zip(np.atleast_1d(axes), layers):
         for method, (ls, alpha, label) in styles.items():
             acc = 100 * np.concatenate([r["curves"][method][layer] for r in runs.values()], axis=1)
-            mean, std = acc.mean(1), acc.std(1)
-            color = METHOD_COLORS[method]
-            ax.plot(fractions, mean, ls, color=color, label=label)
-            ax.fill_between(fractions, mean - std, mean + std, color=color, alpha=alpha, lw=0)
+            band(ax, fractions, acc.T, color=METHOD_COLORS[method], alpha=alpha, ls=ls, label=label)
         name = layer.replace(".main", "")
         depth = "output layer" if layer == "head" else f"hidden layer {int(name.split('.')[1]) + 1}"
         ax.set_title(f"{depth} ({name})", fontsize=10)

@@ -9,24 +9,11 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import numpy as np
 
+from afm.plotting.style import EFFICIENT_METHODS as METHOD_STYLE
+from afm.plotting.style import EFFICIENT_RULES as RULE_STYLE
+from afm.plotting.style import EFFICIENT_VARIANTS as VARIANT_STYLE
 from afm.plotting.style import mean_and_std
 
-METHOD_STYLE = {"sgd": dict(color="0.35", label="sgd"),
-                "l1": dict(color="#DD8452", label="l1"),
-                "l2": dict(color="#55A868", label="l2"),
-                "forgetting": dict(color="#C44E52", label="forgetting layer")}
-RULE_STYLE = {"random": dict(color="0.45", marker="s", label="forgetting random"),
-              "obd": dict(color="#4C72B0", marker="^", label="forgetting OBD (iterative, fine-tuned)"),
-              "importance": dict(color="#C44E52", marker="o", label="forgetting l2 (Eq. 2, one shot)"),
-              "importance_layer": dict(color="#C44E52", marker="o", ls="--", mfc="white",
-                                       label="forgetting l2, the same share of every layer"),
-              "importance_reversed": dict(color="#C44E52", marker="x", ls="-.",
-                                          label="l2 reversed (most important first), every layer "
-                                                "(diagnostic)"),
-              "magnitude": dict(color="#8172B3", marker="d", ls=":", label="|w| (reference, not in the paper)")}
-VARIANT_STYLE = {"sgd": dict(color="0.35", label="sgd"),
-                 "forgetting*": dict(color="#DD8452", label="forgetting layer*"),
-                 "forgetting": dict(color="#C44E52", label="forgetting layer")}
 
 
 def _size_label(n: int) -> str:

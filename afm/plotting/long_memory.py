@@ -5,20 +5,12 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import numpy as np
 
-#: The paper's Fig. 5c colours: yellow with forgetting layers, blue without.
-PLAIN, FORGETTING = "#4C72B0", "#E1A829"
-STYLE = {  # method: (label, colour, line style)
-    "joint": ("joint (upper bound)", "0.1", "--"),
-    "sgd": ("sgd (fine-tuning)", "0.55", "-"),
-    "ewc": ("ewc", "#4C72B0", "-"),
-    "ewc_f": ("ewc_f", "#C44E52", "-"),
-    "mas": ("mas", "#55A868", "-"),
-    "mas_f": ("mas_f", "#55A868", ":"),
-    "si": ("si", "#8172B2", "-"),
-    "anpyc": ("anpyc", "#937860", "-"),
-    "anpyc_f": ("anpyc_f", "#937860", ":"),
-}
-TITLES = {"mas": "MAS", "ewc": "EWC", "anpyc": "ANPyC"}
+from afm.plotting.style import LONG_MEMORY_METHODS as STYLE
+from afm.plotting.style import LONG_MEMORY_TITLES as TITLES
+from afm.plotting.style import PLAIN_NETWORK as PLAIN
+from afm.plotting.style import FORGETTING_NETWORK as FORGETTING
+from afm.plotting.style import mean_and_std
+
 
 
 def fig_5a_permutations(results_by_seed: dict):
@@ -54,9 +46,7 @@ PAPER_METHODS = ("joint", "sgd", "ewc", "ewc_f")
 
 def _band(ax, x, values, method):
     label, color, ls = STYLE.get(method, (method, None, "-"))
-    values = 100 * np.asarray(values, dtype=float)
-    mean = values.mean(0)
-    std = values.std(0, ddof=1) if values.shape[0] > 1 else np.zeros_like(mean)
+    mean, std = mean_and_std(100 * np.asarray(values, dtype=float))
     marker = None if method == "joint" else "o"
     main = method in PAPER_METHODS
     ax.plot(x, mean, ls, color=color, label=label, marker=marker, markersize=3 if main else 2,
@@ -110,7 +100,6 @@ def fig_5c(results_by_seed: dict, methods=("mas", "ewc", "anpyc")):
 
     runs = [results_by_seed[s] for s in sorted(results_by_seed)]
     bins = np.asarray(runs[0]["bins"])
-    centers, width = (bins[:-1] + bins[1:]) / 2, np.diff(bins)
     fig, axes = plt.subplots(1, len(methods), figsize=(4.2 * len(methods), 3.8), sharey=True,
                              constrained_layout=True, squeeze=False)
     for ax, method in zip(axes[0], methods):

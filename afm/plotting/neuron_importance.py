@@ -9,11 +9,9 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import numpy as np
 
-from afm.plotting.style import VARIANT_COLORS
+from afm.plotting.style import ABLATION_ORDERS as ORDER_STYLE
+from afm.plotting.style import VARIANT_COLORS, band, mean_and_std
 
-ORDER_STYLE = {"positive": dict(color="#55A868", label="positive order (least important first)"),
-               "inverse": dict(color="black", label="inverse order (most important first)"),
-               "random": dict(color="#C44E52", label="random (mean ± std)")}
 
 
 def _curves(results_by_seed: dict, key: str, order: str) -> np.ndarray:
@@ -27,11 +25,11 @@ def _ablation_panel(ax, results_by_seed: dict, key: str, title: str) -> None:
     for order in ("positive", "random", "inverse"):
         c = 100 * _curves(results_by_seed, key, order)
         style = ORDER_STYLE[order]
-        ax.plot(f, c.mean(0), color=style["color"], lw=1.8, label=style["label"])
         if order == "random":
-            ax.fill_between(f, c.mean(0) - c.std(0), c.mean(0) + c.std(0), color=style["color"],
-                            alpha=0.2, lw=0)
-        elif c.shape[0] > 1:
+            band(ax, f, c, color=style["color"], alpha=0.2, lw=1.8, label=style["label"])
+            continue
+        ax.plot(f, c.mean(0), color=style["color"], lw=1.8, label=style["label"])
+        if c.shape[0] > 1:
             for row in c:
                 ax.plot(f, row, color=style["color"], lw=0.5, alpha=0.5)
     ax.axvline(0.8, color="0.6", lw=0.7, ls=":")
@@ -109,9 +107,9 @@ def fig_2c_channels(results_by_seed: dict):
             mean_all = vals.mean()
             label = (f"intact ({mean_all:.1f} %)" if k == 0
                      else f"top-{k} removed ({mean_all:.1f} %)")
-            ax.bar(x + (j - len(ks) / 2) * width, vals.mean(0), width * 0.92,
-                   yerr=vals.std(0, ddof=1) if vals.shape[0] > 1 else None, capsize=2,
-                   color=colors[k], label=label)
+            mean, std = mean_and_std(vals)
+            ax.bar(x + (j - len(ks) / 2) * width, mean, width * 0.92,
+                   yerr=std if vals.shape[0] > 1 else None, capsize=2, color=colors[k], label=label)
             if k:
                 rnd = 100 * np.concatenate([r["random"][network][k] for r in results_by_seed.values()])
                 ax.scatter(x + (j - len(ks) / 2) * width, rnd.mean(0), marker="D", s=14,
