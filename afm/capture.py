@@ -7,6 +7,7 @@ from collections.abc import Iterable, Sequence
 import torch
 from torch import nn
 
+from afm.checks import as_batches, check_tensor
 from afm.device import to_device
 
 
@@ -37,11 +38,8 @@ def capture_activations(model: nn.Module, data: Iterable, names: Sequence[str] |
         if not hasattr(model, "excitatory_names"):
             raise ValueError(f"{type(model).__name__} has no excitatory_names(): pass names=[...]")
         names = model.excitatory_names()
-    modules = dict(model.named_modules())
-    unknown = [n for n in names if n not in modules]
-    if unknown:
-        raise ValueError(f"unknown module names {unknown}; valid names include "
-                         f"{[n for n in modules if n][:20]}")
+    modules = _check_names(model, names)
+    batches = as_batches(data, "capture_activations")
     store: dict[str, list[torch.Tensor]] = {n: [] for n in names}
 
     def hook(name):
@@ -55,15 +53,41 @@ def capture_activations(model: nn.Module, data: Iterable, names: Sequence[str] |
     handles = [modules[n].register_forward_hook(hook(n)) for n in names]
     was_training = model.training
     model.eval()
-    device = next(model.parameters()).device
+    parameter = next(model.parameters(), None)
+    device = parameter.device if parameter is not None else torch.device("cpu")
+    seen = 0
     try:
         with torch.no_grad():
-            for x, _ in data:
-                model(to_device(x, device))
+            for x, _ in batches:
+                model(to_device(check_tensor(x, "the inputs x of a batch"), device))
+                seen += 1
     finally:
         for h in handles:
             h.remove()
         model.train(was_training)
+    return _concatenate(store, seen)
+
+
+def _check_names(model: nn.Module, names) -> dict[str, nn.Module]:
+    """``model``'s modules by name, after checking every one of ``names`` is among them."""
+    if isinstance(names, str):
+        raise TypeError(f"names must be a list of module names, got the string {names!r}: "
+                        f"write names=[{names!r}]")
+    modules = dict(model.named_modules())
+    unknown = [n for n in names if n not in modules]
+    if unknown:
+        raise ValueError(f"unknown module names {unknown}; valid names include "
+                         f"{[n for n in modules if n][:20]}")
+    return modules
+
+
+def _concatenate(store: dict[str, list[torch.Tensor]], seen: int) -> dict[str, torch.Tensor]:
+    if seen == 0:
+        raise ValueError("capture_activations got no batches: data is empty")
+    silent = [n for n, v in store.items() if len(v) < seen]
+    if silent:
+        raise RuntimeError(f"the module(s) {silent} did not run on every batch (the model's "
+                           f"forward skipped them): their activations are undefined")
     return {n: torch.cat(v) for n, v in store.items()}
 
 

@@ -7,6 +7,7 @@ from collections.abc import Iterable
 import torch
 from torch import nn
 
+from afm.checks import as_batches, check_tensor
 from afm.device import to_device
 from afm.layer import ForgettingLayer, forgetting_layers
 from afm.models import Block, excitatory_of
@@ -17,10 +18,15 @@ def neuron_importance(model: nn.Module, data: Iterable) -> dict[str, torch.Tenso
 
     Args:
         model: a network with :class:`~afm.ForgettingLayer` modules; run in eval mode.
-        data: an iterable of ``(x, y)`` batches (a DataLoader, or a list of tuples).
+        data: a DataLoader or list of ``(x, y)`` batches, a ``TensorDataset`` or an
+            ``(x, y)`` pair (see :func:`afm.checks.as_batches`).
 
     Returns:
         ``{module name: Ω of shape (N,)}``, one entry per forgetting layer, on the CPU.
+
+    Raises:
+        RuntimeError: naming a forgetting layer that the model's forward skipped on a batch
+            (each layer's gate is cleared before every batch, so no stale σ is ever read).
 
     Example:
         >>> from afm import MLP
@@ -32,15 +38,18 @@ def neuron_importance(model: nn.Module, data: Iterable) -> dict[str, torch.Tenso
     if not layers:
         raise ValueError(f"{type(model).__name__} has no ForgettingLayer: importance Ω is "
                          f"read from the forgetting layers' switches")
+    batches = as_batches(data, "neuron_importance")
     sums = {name: None for name, _ in layers}
     count = 0
     was_training = model.training
     model.eval()
-    device = next(model.parameters()).device
+    device = _device_of(model)
     try:
         with torch.no_grad():
-            for x, _ in data:
-                model(to_device(x, device))
+            for x, _ in batches:
+                _clear_gates(layers)
+                model(to_device(check_tensor(x, "the inputs x of a batch"), device))
+                _check_all_ran(layers)
                 for name, layer in layers:
                     s = layer.gate.double().sum(dim=0).cpu()
                     sums[name] = s if sums[name] is None else sums[name] + s
@@ -50,6 +59,24 @@ def neuron_importance(model: nn.Module, data: Iterable) -> dict[str, torch.Tenso
     if count == 0:
         raise ValueError("neuron_importance got no batches: data is empty")
     return {name: (s / count).float() for name, s in sums.items()}
+
+
+def _device_of(model: nn.Module) -> torch.device:
+    parameter = next(model.parameters(), None)
+    return parameter.device if parameter is not None else torch.device("cpu")
+
+
+def _clear_gates(layers: list[tuple[str, ForgettingLayer]]) -> None:
+    for _, layer in layers:
+        layer.clear_state()
+
+
+def _check_all_ran(layers: list[tuple[str, ForgettingLayer]]) -> None:
+    skipped = [name for name, layer in layers if layer.gate is None]
+    if skipped:
+        raise RuntimeError(f"the forgetting layer(s) {skipped} did not run on this batch: the "
+                           f"model's forward skipped them, so their switches σ (and Ω) are "
+                           f"undefined; call them in forward, or remove them from the model")
 
 
 def parameter_importance(omega_out: torch.Tensor, omega_in: torch.Tensor | None) -> torch.Tensor:

@@ -19,6 +19,8 @@ from collections.abc import Iterator
 import torch
 from torch import nn
 
+from afm.checks import check_bool, check_int, check_real, check_tensor
+
 #: The readings of ``W_f`` that :class:`ForgettingLayer` implements.
 GATES = ("dense", "diagonal", "static")
 
@@ -61,15 +63,10 @@ class ForgettingLayer(nn.Module):
     def __init__(self, num_features: int, rho: float = 1.0, shortcut: bool = True,
                  gate: str = "dense") -> None:
         super().__init__()
-        if not isinstance(num_features, int) or num_features < 1:
-            raise ValueError(f"num_features must be a positive int, got {num_features!r}")
-        if not rho > 0:  # also rejects NaN
-            raise ValueError(f"rho must be > 0 (the steepness ρ of Eq. 4), got {rho!r}")
-        if gate not in GATES:
-            raise ValueError(f"unknown gate {gate!r}: expected one of {', '.join(map(repr, GATES))}")
+        num_features, rho, shortcut = _check_arguments(num_features, rho, shortcut, gate)
         self.num_features = num_features
-        self.rho = float(rho)
-        self.shortcut = bool(shortcut)
+        self.rho = rho
+        self.shortcut = shortcut
         self.gate_mode = gate
         if gate == "dense":
             self.weight = nn.Parameter(torch.zeros(num_features, num_features))
@@ -126,8 +123,10 @@ class ForgettingLayer(nn.Module):
         return twin
 
     def _check_input(self, h: torch.Tensor) -> None:
-        if not isinstance(h, torch.Tensor):
-            raise TypeError(f"ForgettingLayer expects a torch.Tensor, got {type(h).__name__}")
+        check_tensor(h, "the input h of ForgettingLayer")
+        if not h.is_floating_point():
+            raise TypeError(f"ForgettingLayer expects a floating-point input, got {h.dtype}: "
+                            f"convert it with h.float()")
         if h.dim() not in (2, 4):
             raise ValueError(
                 f"ForgettingLayer expects a 2-D (B, N) or 4-D (B, N, H, W) input, "
@@ -136,6 +135,21 @@ class ForgettingLayer(nn.Module):
             raise ValueError(
                 f"ForgettingLayer expects num_features={self.num_features} in dim 1, "
                 f"got {h.shape[1]} (input shape {tuple(h.shape)})")
+        if h.dim() == 4 and h.shape[2] * h.shape[3] == 0:
+            raise ValueError(f"ForgettingLayer got an empty {h.shape[2]}x{h.shape[3]} feature map "
+                             f"(input shape {tuple(h.shape)}): the gate reads the spatial mean, "
+                             f"which would be NaN; give the network larger inputs or pool less before this layer")
+
+
+def _check_arguments(num_features, rho, shortcut, gate) -> tuple[int, float, bool]:
+    """The constructor's arguments, checked: ``N`` a positive int, ``ρ`` finite and > 0,
+    ``shortcut`` a real bool, ``gate`` one of :data:`GATES`."""
+    num_features = check_int(num_features, "num_features (the number N of excitatory neurons)", 1)
+    rho = check_real(rho, "rho", positive=True, what="the steepness ρ of Eq. 4")
+    shortcut = check_bool(shortcut, "shortcut", "True: h + h ⊙ σ, Eq. 5; False: h ⊙ σ, Eq. 3")
+    if not isinstance(gate, str) or gate not in GATES:
+        raise ValueError(f"unknown gate {gate!r}: expected one of {', '.join(map(repr, GATES))}")
+    return num_features, rho, shortcut
 
 
 def forgetting_layers(model: nn.Module) -> Iterator[tuple[str, ForgettingLayer]]:

@@ -8,11 +8,13 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import torch
 from torch import nn
 
+from afm.checks import check_strength, check_tensor
 from afm.layer import forgetting_layers
 
 #: Readings of Eq. (8): the paper's asymmetric ``(1-σ_i) σ_j`` and the symmetric ``1 - σ_i σ_j``.
@@ -24,18 +26,43 @@ def _check_pairs(excitations: Sequence[torch.Tensor], gates: Sequence[torch.Tens
         raise ValueError(f"need one excitation tensor per gate tensor, got "
                          f"{len(excitations)} excitations and {len(gates)} gates")
     for l, (h, s) in enumerate(zip(excitations, gates)):
+        check_tensor(h, f"excitation {l}")
         if h.shape != s.shape or h.dim() != 2:
             raise ValueError(f"layer {l}: excitation and gate must both be (B, N_l), got "
                              f"{tuple(h.shape)} and {tuple(s.shape)}")
 
 
 def _check_gates(gates: Sequence[torch.Tensor]) -> None:
+    if isinstance(gates, torch.Tensor):
+        raise TypeError("gates must be a sequence of (B, N_l) tensors, one per layer, got a "
+                        "bare tensor: wrap it in a list, [gate]")
     if len(gates) == 0:
         raise ValueError("need at least one (B, N_l) gate tensor, got an empty sequence")
-    batch = gates[0].shape[0] if gates[0].dim() == 2 else None
+    first = check_tensor(gates[0], "gate 0")
+    batch = first.shape[0] if first.dim() == 2 else None
     for l, s in enumerate(gates):
+        check_tensor(s, f"gate {l}")
         if s.dim() != 2 or s.shape[0] != batch:
             raise ValueError(f"gate {l}: expected shape (B={batch}, N_l), got {tuple(s.shape)}")
+        _check_switches(l, s)
+
+
+def _check_switches(l: int, s: torch.Tensor) -> None:
+    """σ of layer ``l``: a non-empty batch, at least one neuron, every value in [0, 1]."""
+    if s.shape[0] == 0:
+        raise ValueError(f"gate {l}: empty batch (B = 0): the losses are means over samples; "
+                         f"drop empty batches")
+    if s.shape[1] == 0:
+        raise ValueError(f"gate {l}: zero-width layer (N = 0): a forgetting layer needs at "
+                         f"least one neuron")
+    low, high = torch.stack(torch.aminmax(s.detach())).tolist()  # one sync
+    if math.isnan(low) or math.isnan(high):
+        raise FloatingPointError(f"gate {l}: σ contains NaN: the forward pass produced "
+                                 f"non-finite switches (check the inputs; in training, lower "
+                                 f"the learning rate)")
+    if low < 0 or high > 1:
+        raise ValueError(f"gate {l}: σ must lie in [0, 1] (the switches of Eq. 4 are sigmoids), "
+                         f"got values in [{low:g}, {high:g}]")
 
 
 def inhibition_loss(gates: Sequence[torch.Tensor]) -> torch.Tensor:
@@ -225,6 +252,7 @@ def forgetting_loss(model: nn.Module, lam: float, beta: float,
         >>> forgetting_loss(model, lam=1.0, beta=0.0).item()  # σ = 0.5 before learning
         0.5
     """
+    lam, beta = check_strength("lam", lam), check_strength("beta", beta)
     layers = [layer for _, layer in forgetting_layers(model)]
     if not layers:
         raise ValueError(f"{type(model).__name__} has no ForgettingLayer: "

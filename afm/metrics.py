@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import torch
 
+from afm.checks import check_int, check_real, check_tensor
+
 
 def activation_frequency(activations: torch.Tensor, threshold: float = 0.0) -> torch.Tensor:
     """``r_i``: the fraction of samples whose activation of neuron ``i`` exceeds ``threshold``.
@@ -22,6 +24,7 @@ def activation_frequency(activations: torch.Tensor, threshold: float = 0.0) -> t
         tensor([1.0000, 0.0000, 0.5000], dtype=torch.float64)
     """
     _check_activations(activations)
+    threshold = check_real(threshold, "threshold", what="a neuron is active above it")
     return (activations > threshold).double().mean(dim=0)
 
 
@@ -59,13 +62,14 @@ def sparsity(activations: torch.Tensor, threshold: float = 0.0) -> float:
 
 
 def _check_activations(activations: torch.Tensor) -> None:
-    if not isinstance(activations, torch.Tensor):
-        raise TypeError(f"expected a torch.Tensor of activations, got {type(activations).__name__}")
+    check_tensor(activations, "activations")
     if activations.dim() != 2:
         raise ValueError(f"expected activations of shape (num_samples, N), got {tuple(activations.shape)}"
                          f"; flatten or average other dimensions first")
     if activations.shape[0] == 0:
         raise ValueError("expected at least one sample of activations, got 0")
+    if activations.shape[1] == 0:
+        raise ValueError("expected activations of at least one neuron, got N = 0 (a zero-width layer)")
     if torch.isnan(activations).any():
         raise ValueError("activations contain NaN: check the model's forward pass and inputs")
 
@@ -84,10 +88,18 @@ def accuracy(logits: torch.Tensor, labels: torch.Tensor) -> float:
         >>> accuracy(torch.tensor([[2.0, 0.0], [0.0, 1.0], [3.0, 0.0]]), torch.tensor([0, 1, 1]))
         0.6666666666666666
     """
+    _check_logits(logits, labels)
+    if logits.shape[0] == 0:
+        raise ValueError("accuracy of an empty batch (B = 0) is undefined: pass at least one sample")
+    return float((logits.argmax(dim=1) == labels).double().mean())
+
+
+def _check_logits(logits: torch.Tensor, labels: torch.Tensor) -> None:
+    check_tensor(logits, "logits")
+    check_tensor(labels, "labels")
     if logits.dim() != 2 or labels.shape != logits.shape[:1]:
         raise ValueError(f"expected logits (B, C) and labels (B,), got {tuple(logits.shape)} "
                          f"and {tuple(labels.shape)}")
-    return float((logits.argmax(dim=1) == labels).double().mean())
 
 
 def per_class_accuracy(logits: torch.Tensor, labels: torch.Tensor, num_classes: int) -> torch.Tensor:
@@ -101,9 +113,8 @@ def per_class_accuracy(logits: torch.Tensor, labels: torch.Tensor, num_classes: 
         ...                    torch.tensor([0, 0, 1]), 2)
         tensor([0.5000, 0.0000], dtype=torch.float64)
     """
-    if logits.dim() != 2 or labels.shape != logits.shape[:1]:
-        raise ValueError(f"expected logits (B, C) and labels (B,), got {tuple(logits.shape)} "
-                         f"and {tuple(labels.shape)}")
+    _check_logits(logits, labels)
+    num_classes = check_int(num_classes, "num_classes", 1)
     if num_classes < 1 or (labels.numel() and (int(labels.min()) < 0 or int(labels.max()) >= num_classes)):
         raise ValueError(f"labels must lie in [0, num_classes={num_classes})")
     correct = (logits.argmax(dim=1) == labels).double()

@@ -18,17 +18,33 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from afm.checks import check_bool, check_int, check_real
 from afm.layer import ForgettingLayer
 
 
 def _forgetting_flags(forgetting: bool | Sequence[bool], n_hidden: int) -> list[bool]:
     if isinstance(forgetting, bool):
         return [forgetting] * n_hidden
+    if isinstance(forgetting, (str, bytes)) or not isinstance(forgetting, Sequence):
+        raise TypeError(f"forgetting must be a bool or a list of {n_hidden} bools (one per "
+                        f"hidden layer), got {type(forgetting).__name__} {forgetting!r:.60}")
     flags = list(forgetting)
     if len(flags) != n_hidden:
         raise ValueError(f"forgetting: expected a bool or {n_hidden} bools (one per hidden layer), "
                          f"got {len(flags)}")
-    return [bool(f) for f in flags]
+    return [check_bool(f, f"forgetting[{i}]") for i, f in enumerate(flags)]
+
+
+def _check_widths(widths: Sequence[int]) -> list[int]:
+    """MLP widths: at least ``[input, hidden, classes]``, each a positive integer (no truncation)."""
+    if isinstance(widths, (str, bytes)) or not isinstance(widths, Sequence):
+        raise TypeError(f"widths must be a list of ints [input, hidden..., classes], got "
+                        f"{type(widths).__name__} {widths!r:.60}")
+    checked = [check_int(w, f"widths[{i}]", 1) for i, w in enumerate(widths)]
+    if len(checked) < 3:
+        raise ValueError(f"widths must be [input, hidden..., classes] with positive entries "
+                         f"and at least one hidden layer, got {checked}")
+    return checked
 
 
 class Block(nn.Sequential):
@@ -97,10 +113,7 @@ class MLP(nn.Module, _Excitatory):
     def __init__(self, widths: Sequence[int], forgetting: bool | Sequence[bool] = True,
                  rho: float = 1.0, shortcut: bool = True, gate: str = "dense") -> None:
         super().__init__()
-        widths = [int(w) for w in widths]
-        if len(widths) < 3 or min(widths) < 1:
-            raise ValueError(f"widths must be [input, hidden..., classes] with positive entries "
-                             f"and at least one hidden layer, got {widths}")
+        widths = _check_widths(widths)
         self.widths = widths
         flags = _forgetting_flags(forgetting, len(widths) - 2)
         self.hidden = nn.ModuleList(
@@ -142,6 +155,8 @@ class LeNet5(nn.Module, _Excitatory):
                  rho: float = 1.0, shortcut: bool = True, gate: str = "dense",
                  in_channels: int = 3) -> None:
         super().__init__()
+        check_int(num_classes, "num_classes", 1)
+        check_int(in_channels, "in_channels", 1)
         flags = _forgetting_flags(forgetting, 4)
         kw = dict(rho=rho, shortcut=shortcut, gate=gate)
         self.conv = nn.ModuleList([Block(nn.Conv2d(in_channels, 6, 5), 6, flags[0], **kw),
@@ -179,8 +194,8 @@ class VGG9(nn.Module, _Excitatory):
                  forgetting: bool | Sequence[bool] = True, rho: float = 1.0,
                  shortcut: bool = True, gate: str = "dense", batch_norm: bool = True) -> None:
         super().__init__()
-        if not width > 0:
-            raise ValueError(f"width must be > 0, got {width!r}")
+        check_real(width, "width", positive=True, what="the fraction of VGG-9's channels")
+        check_int(num_classes, "num_classes", 1)
         c = max(1, round(64 * width))
         channels = [c, c, 2 * c, 2 * c, 4 * c, 4 * c]
         hidden = max(1, round(512 * width))

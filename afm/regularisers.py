@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from afm.checks import check_strength
 from afm.losses import LATERAL_READINGS, forgetting_loss
 
 
@@ -23,8 +24,7 @@ def _weights(model: nn.Module) -> list[torch.Tensor]:
 
 
 def _check_strength(name: str, value: float) -> None:
-    if not value >= 0:
-        raise ValueError(f"{name} strength must be >= 0, got {value!r}")
+    check_strength(name, value)  # the same check as afm.forgetting_loss's
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Protocol
 
 import torch
@@ -21,6 +21,7 @@ from torch import nn
 from torch.utils.data import TensorDataset
 from tqdm import tqdm
 
+from afm.checks import check_inputs_finite, check_int, check_real, check_tensor, stored_tensors, to_float
 from afm.device import default_device, to_device
 from afm.layer import forgetting_layers
 
@@ -40,7 +41,10 @@ class TrainConfig:
         seed: seeds the shuffling of the batches.
 
     Raises:
-        ValueError: for an unknown optimizer, ``epochs < 0``, ``batch_size < 1`` or ``lr <= 0``.
+        TypeError: for a count that is not an integer (``epochs=1.5``, ``batch_size=True``) or
+            a rate that is not a number.
+        ValueError: for an unknown optimizer, ``epochs < 0``, ``batch_size < 1``, ``lr <= 0``
+            or a non-finite ``lr`` or ``momentum``.
 
     Example:
         >>> TrainConfig(epochs=1, batch_size=8)
@@ -61,8 +65,16 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if self.optimizer not in OPTIMIZERS:
             raise ValueError(f"unknown optimizer {self.optimizer!r}: expected one of {OPTIMIZERS}")
-        if self.epochs < 0 or self.batch_size < 1 or not self.lr > 0:
-            raise ValueError(f"need epochs >= 0, batch_size >= 1, lr > 0; got {asdict(self)}")
+        _check_config(self)
+
+
+def _check_config(config: TrainConfig) -> None:
+    """Types and ranges of a :class:`TrainConfig`, at construction (not at the first step)."""
+    check_int(config.epochs, "TrainConfig.epochs", 0)
+    check_int(config.batch_size, "TrainConfig.batch_size", 1)
+    check_int(config.seed, "TrainConfig.seed")
+    check_real(config.lr, "TrainConfig.lr", positive=True, what="the learning rate")
+    check_real(config.momentum, "TrainConfig.momentum", nonnegative=True)
 
 
 @dataclass
@@ -100,37 +112,60 @@ class History:
 
 
 def as_tensors(data: TensorDataset | tuple[torch.Tensor, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
-    """``(x, y)`` from a ``TensorDataset`` or a pair, checked: same length, float x, integer y, no NaN."""
-    tensors = data.tensors if isinstance(data, TensorDataset) else data
+    """``(x, y)`` from a ``TensorDataset`` or a pair, checked: same length, float x, int64 y,
+    no NaN or ±inf in x."""
+    x, y = _pair(data, data.tensors if isinstance(data, TensorDataset) else data)
+    if not x.is_floating_point():
+        raise TypeError(f"expected float inputs and int64 labels, got {x.dtype} and {y.dtype}")
+    check_inputs_finite(x, "the inputs x")
+    return x, y
+
+
+def _pair(data, tensors) -> tuple[torch.Tensor, torch.Tensor]:
     if not (isinstance(tensors, (tuple, list)) and len(tensors) == 2):
         raise TypeError("expected a TensorDataset(x, y) or a pair (x, y) of tensors, got "
                         f"{type(data).__name__}")
-    x, y = tensors
+    x, y = check_tensor(tensors[0], "the inputs x"), check_tensor(tensors[1], "the labels y")
     if x.shape[0] != y.shape[0]:
         raise ValueError(f"x and y differ in length: {x.shape[0]} vs {y.shape[0]}")
-    if not x.is_floating_point() or y.dtype != torch.long:
+    if y.dtype != torch.long:
         raise TypeError(f"expected float inputs and int64 labels, got {x.dtype} and {y.dtype}")
-    if torch.isnan(x).any():
-        raise ValueError("inputs contain NaN: clean the data before training")
+    return x, y
+
+
+def _stored(data, what: str, empty_ok: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(x, y)`` as :func:`as_tensors`, but uint8 images of :class:`afm.data.ByteImages` stay
+    uint8 (:func:`batches` converts them per batch); an empty dataset is an error."""
+    if getattr(data, "stored_tensors", None) is not None:
+        x, y = _pair(data, stored_tensors(data))
+    else:
+        x, y = as_tensors(data)
+    if x.shape[0] == 0 and not empty_ok:
+        raise ValueError(f"{what} got no samples (x has shape {tuple(x.shape)}): pass a "
+                         f"non-empty dataset")
     return x, y
 
 
 def batches(x: torch.Tensor, y: torch.Tensor, batch_size: int, shuffle: bool = False,
             generator: torch.Generator | None = None) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-    """Mini-batches by slicing in-memory tensors (much faster than a per-sample DataLoader)."""
+    """Mini-batches by slicing in-memory tensors (much faster than a per-sample DataLoader).
+
+    uint8 ``x`` (images 0-255, as :class:`afm.data.ByteImages` keeps CIFAR-10) is converted
+    to float32 in [0, 1] batch by batch: the same numbers as converting the whole set first.
+    """
     n = x.shape[0]
     order = torch.randperm(n, generator=generator) if shuffle else None
     for start in range(0, n, batch_size):
         if order is None:
-            yield x[start:start + batch_size], y[start:start + batch_size]
+            yield to_float(x[start:start + batch_size]), y[start:start + batch_size]
         else:
             idx = order[start:start + batch_size]
-            yield x[idx], y[idx]
+            yield to_float(x[idx]), y[idx]
 
 
 def loader(data, batch_size: int = 1000) -> list[tuple[torch.Tensor, torch.Tensor]]:
     """A re-iterable list of ``(x, y)`` batches of ``data``, in order."""
-    return list(batches(*as_tensors(data), batch_size))
+    return list(batches(*_stored(data, "loader", empty_ok=True), batch_size))
 
 
 def evaluate(model: nn.Module, data, batch_size: int = 1000) -> float:
@@ -145,6 +180,9 @@ def evaluate(model: nn.Module, data, batch_size: int = 1000) -> float:
     Returns:
         The fraction of samples whose arg-max logit is the label, a float in [0, 1].
 
+    Raises:
+        ValueError: for empty data (no accuracy to report, rather than 0.0) or non-finite inputs.
+
     Example:
         >>> from afm import MLP, accuracy
         >>> _ = torch.manual_seed(0)
@@ -154,7 +192,7 @@ def evaluate(model: nn.Module, data, batch_size: int = 1000) -> float:
         >>> type(acc).__name__, acc == accuracy(model(x), y)
         ('float', True)
     """
-    x, y = as_tensors(data)
+    x, y = _stored(data, "evaluate")
     device = next(model.parameters()).device
     was_training = model.training
     model.eval()
@@ -163,7 +201,7 @@ def evaluate(model: nn.Module, data, batch_size: int = 1000) -> float:
         for xb, yb in batches(x, y, batch_size):
             correct += int((model(to_device(xb, device)).argmax(1).cpu() == yb).sum())
     model.train(was_training)
-    return correct / max(1, x.shape[0])
+    return correct / x.shape[0]
 
 
 def make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
@@ -238,6 +276,10 @@ def train(model: nn.Module, data, config: TrainConfig = TrainConfig(),
         states ``(N,)`` per forgetting layer in ``gates``.
 
     Raises:
+        ValueError: when ``data`` or ``eval_data`` is empty or its inputs hold NaN or ±inf
+            (checked before the first step: the data, not the learning rate, are at fault).
+        TypeError: for data that is not a ``TensorDataset``/pair of tensors, float inputs and
+            int64 labels (a NumPy array is named, with the fix).
         FloatingPointError: when the loss becomes NaN or infinite, naming the step.
 
     Example:
@@ -252,7 +294,9 @@ def train(model: nn.Module, data, config: TrainConfig = TrainConfig(),
         >>> history.gates["hidden.0.forget"][0]  # every switch half open before learning
         tensor([0.5000, 0.5000, 0.5000])
     """
-    x, y = as_tensors(data)
+    x, y = _stored(data, desc)
+    if eval_data is not None:
+        _stored(eval_data, f"{desc}: eval_data")
     callbacks = _check_callbacks(callbacks)
     device = default_device() if device is None else device
     # Closed switches make tiny products; denormal floats would slow the CPU ~20x.
@@ -265,7 +309,7 @@ def train(model: nn.Module, data, config: TrainConfig = TrainConfig(),
     if layers:  # the switches before learning
         model.eval()
         with torch.no_grad():
-            model(to_device(x[: config.batch_size], device))
+            model(to_device(to_float(x[: config.batch_size]), device))
         model.train()
         for name, layer in layers:
             history.gates[name].append(layer.gate.mean(0).cpu())

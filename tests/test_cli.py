@@ -11,7 +11,7 @@ from afm.lab import figures
 from afm.lab.claims import Claim, record_claim
 from afm.lab.cli import main
 
-SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+from conftest import REAL_DATA as SHARED_DATA
 
 
 def test_list_shows_every_figure(capsys, tmp_path, monkeypatch):
@@ -75,7 +75,7 @@ def test_help_runs_as_a_module():
     assert out.returncode == 0 and "afm run 1b" in out.stdout
 
 
-@pytest.mark.skipif(not (SHARED_DATA / "mnist").is_dir(), reason=f"needs {SHARED_DATA}")
+@pytest.mark.usefixtures("real_mnist")
 def test_run_computes_into_the_shared_cache(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("AFM_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.setenv("AFM_DATA_DIR", str(SHARED_DATA))
@@ -97,7 +97,7 @@ def test_run_computes_into_the_shared_cache(tmp_path, monkeypatch, capsys):
     assert again[0]["runs"][True]["test_acc"] == saved["results"]["0"]["runs"]["True"]["test_acc"]
 
 
-@pytest.mark.skipif(not (SHARED_DATA / "mnist").is_dir(), reason=f"needs {SHARED_DATA}")
+@pytest.mark.usefixtures("real_mnist")
 def test_run_4c_writes_cluster_metrics_of_three_spaces(tmp_path, monkeypatch):
     monkeypatch.setenv("AFM_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.setenv("AFM_DATA_DIR", str(SHARED_DATA))

@@ -1,6 +1,5 @@
 """The continual-learning strategies of Fig. 5: multi-head model, importances, penalties, sequences."""
 
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,7 +12,7 @@ from afm.baselines import continual as cl
 from afm.baselines import fisher
 from afm.train import TrainConfig
 
-SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+from conftest import REAL_DATA as SHARED_DATA
 
 
 def tiny(forgetting=True, gate="dense", n_tasks=3, seed=0, dtype=torch.float64):
@@ -404,7 +403,7 @@ def test_chapter_specs_are_checked():
     assert not cl_spec("smoke", method="ewc").forgetting
 
 
-@pytest.mark.skipif(not (SHARED_DATA / "mnist").is_dir(), reason=f"needs {SHARED_DATA}")
+@pytest.mark.usefixtures("real_mnist")
 def test_task_data_equals_permuted_mnist(monkeypatch, tmp_path):
     from afm.experiments.long_memory import task_data, task_indices
     monkeypatch.setenv("AFM_DATA_DIR", str(SHARED_DATA))

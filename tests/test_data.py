@@ -23,15 +23,14 @@ from torch.utils.data import TensorDataset
 from afm import data
 from afm.lab.paths import cache_dir
 
-SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+from conftest import REAL_DATA as SHARED_DATA
+
 DEBIAN_FASHION = data.DEBIAN_FASHION_DIR
 
 # Samples per label 0..9: the standard MNIST label counts (also in the data directory README.md).
 MNIST_TRAIN_COUNTS = [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
 MNIST_TEST_COUNTS = [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
 
-needs_shared = pytest.mark.skipif(not SHARED_DATA.is_dir(),
-                                  reason=f"shared data folder {SHARED_DATA} does not exist")
 needs_debian = pytest.mark.skipif(
     not (DEBIAN_FASHION / "train-images-idx3-ubyte.gz").is_file(),
     reason=f"{DEBIAN_FASHION} missing: apt-get install dataset-fashion-mnist")
@@ -56,9 +55,7 @@ def shared_cache(tmp_path_factory) -> Path:
 
 
 @pytest.fixture
-def shared_env(monkeypatch, shared_cache):
-    if not SHARED_DATA.is_dir():
-        pytest.skip(f"shared data folder {SHARED_DATA} does not exist")
+def shared_env(monkeypatch, shared_cache, real_mnist):
     monkeypatch.setenv("AFM_DATA_DIR", str(SHARED_DATA))
     monkeypatch.setenv("AFM_CACHE_DIR", str(shared_cache))
     return shared_cache
@@ -112,7 +109,7 @@ def test_fashion_mnist_from_debian_package():
     assert len(data.FASHION_MNIST_CLASSES) == 10
 
 
-def test_cifar10_standin_decodes_and_caches(shared_env):
+def test_cifar10_standin_decodes_and_caches(shared_env, real_cifar):
     start = time.perf_counter()
     train, test = data.load_dataset("cifar10"), data.load_dataset("CIFAR-10", train=False)
     first = time.perf_counter() - start
@@ -172,9 +169,7 @@ def test_pixel_permutation():
 # --------------------------------------------------------------------------- failures
 
 
-def test_truncated_mnist_file_is_rejected(monkeypatch, tmp_path):
-    if not SHARED_DATA.is_dir():
-        pytest.skip(f"shared data folder {SHARED_DATA} does not exist")
+def test_truncated_mnist_file_is_rejected(monkeypatch, tmp_path, real_mnist):
     fake = tmp_path / "data" / "mnist"
     fake.mkdir(parents=True)
     original = (SHARED_DATA / "mnist" / "t10k-images-idx3-ubyte.gz").read_bytes()
@@ -206,9 +201,7 @@ def test_damaged_debian_fashion_file_is_rejected(monkeypatch, tmp_path):
 
 
 @pytest.mark.parametrize("damage", ["flip", "truncate"])
-def test_damaged_cifar_zip_is_rejected(monkeypatch, tmp_path, damage):
-    if not SHARED_DATA.is_dir():
-        pytest.skip(f"shared data folder {SHARED_DATA} does not exist")
+def test_damaged_cifar_zip_is_rejected(monkeypatch, tmp_path, damage, real_cifar):
     fake = tmp_path / "data" / "cifar10-jpeg"
     fake.mkdir(parents=True)
     payload = bytearray((SHARED_DATA / "cifar10-jpeg" / "test.zip").read_bytes())

@@ -1,6 +1,5 @@
 """Sweeps: serial, local processes (--jobs 2) and a Dask LocalCluster give identical results."""
 
-from pathlib import Path
 
 import pytest
 import torch
@@ -9,9 +8,9 @@ from afm.lab.runs import Run, fit, fit_all
 from afm.train import TrainConfig
 from afm.lab.sweep import default_jobs, run_many
 
-SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
-pytestmark = pytest.mark.skipif(not (SHARED_DATA / "mnist").is_dir(),
-                                reason=f"needs the offline MNIST in {SHARED_DATA}")
+from conftest import REAL_DATA as SHARED_DATA
+
+pytestmark = pytest.mark.usefixtures("real_mnist")
 
 
 def square(x):

@@ -1,8 +1,9 @@
 """MNIST, Fashion-MNIST, CIFAR-10 (JPEG stand-in) and Permuted MNIST, offline and verified.
 
-Every dataset is returned whole, as in-memory tensors (float32 images in [0, 1],
-int64 labels), so that a training loop on a small CPU slices batches instead of
-running per-sample PIL transforms.
+Every dataset is returned whole, as in-memory tensors (int64 labels; MNIST images as
+float32 in [0, 1]; CIFAR-10 images kept as uint8 in a :class:`ByteImages` and read as
+float32 in [0, 1] batch by batch, a quarter of the memory), so that a training loop on a
+small CPU slices batches instead of running per-sample PIL transforms.
 
 Where the files come from, in this order (see :func:`data_sources`):
 
@@ -22,353 +23,91 @@ stand-in zips against the SHA-256s published with them. A corrupt or truncated
 file raises :class:`CorruptDataError`; no source at all raises
 :class:`DataNotFoundError`. Decompressed and decoded data go to
 ``cache_dir()/data/`` (``AFM_CACHE_DIR``, default ``~/.cache/afm``), written
-atomically, so a second process loads CIFAR-10 in about a second.
+atomically with their SHA-256 recorded, checked on every read and rebuilt from the
+verified source when they do not match (:mod:`afm.data.sources`).
 """
 
 from __future__ import annotations
 
 import gzip
-import hashlib
 import io
-import operator
 import os
 import shutil
-import struct
-import tempfile
 import zipfile
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
 
 import numpy as np
 import torch
 from torch.utils.data import TensorDataset
 from tqdm import tqdm
 
+from afm.checks import check_bool, check_int, check_real, to_float
+from afm.data.sources import (
+    _ENV_KEYS, _TORCHVISION_CLASSES, CIFAR10_CLASSES, CIFAR10_JPEG_SHA256, CIFAR10_STANDIN_NOTE,
+    DATASET_NAMES, DEBIAN_FASHION_DIR, FASHION_MNIST_CLASSES, CorruptDataError,
+    DataNotFoundError, _canonical, _find_source, _present, _required_files, _Source, _sources,
+    _torchvision_root, _verify_gz, _verify_zip, data_sources, derived_intact, load_npy,
+    write_derived,
+)
 from afm.lab.paths import cache_dir
 
 __all__ = [
     "load_dataset", "permuted_mnist", "pixel_permutation", "train_val_split", "subset",
-    "data_sources", "cache_dir", "uses_jpeg_standin", "clear_memory_cache",
+    "data_sources", "cache_dir", "uses_jpeg_standin", "clear_memory_cache", "ByteImages",
     "DataNotFoundError", "CorruptDataError", "DATASET_NAMES", "CIFAR10_CLASSES",
-    "FASHION_MNIST_CLASSES", "CIFAR10_STANDIN_NOTE", "CIFAR10_JPEG_SHA256",
+    "FASHION_MNIST_CLASSES", "CIFAR10_STANDIN_NOTE", "CIFAR10_JPEG_SHA256", "DEBIAN_FASHION_DIR",
 ]
 
-DATASET_NAMES = ("mnist", "fashion-mnist", "cifar10")
-CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer",
-                   "dog", "frog", "horse", "ship", "truck")
-FASHION_MNIST_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
-                         "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot")
-CIFAR10_STANDIN_NOTE = ("CIFAR-10 here is a JPEG re-encoding stand-in (quality 75, 4:2:0), "
-                        "not the original pixels; accuracies are not official CIFAR-10 numbers.")
-
-#: SHA-256 of the stand-in archives, as published in the ``README.md`` of the data directory (``AFM_DATA_DIR``).
-CIFAR10_JPEG_SHA256 = {
-    "train.zip": "660f39ec4c7030bf290d212aa90b0f46d4e0d8cbb611980b2d3c6886bb522554",
-    "test.zip": "11b50272fa13952f5524319c0691d4ebe19715c2f7d389bc61bf84afe890fac8",
-}
-
-DEBIAN_FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")
-
-# Debian's dataset-fashion-mnist ships the upstream deflate streams unchanged but
-# with a normalised gzip header (no file name, the package's build time as mtime),
-# so the files' own MD5s differ from the published ones. Putting the upstream
-# header back (FNAME = name without ".gz", this mtime, XFL 0, OS 3 = Unix)
-# reproduces the upstream files byte for byte, so torchvision's MD5s still apply.
-_FASHION_UPSTREAM_GZIP_MTIME = {
-    "train-images-idx3-ubyte.gz": 1504176606,
-    "train-labels-idx1-ubyte.gz": 1504176606,
-    "t10k-images-idx3-ubyte.gz": 1504176627,
-    "t10k-labels-idx1-ubyte.gz": 1504176627,
-}
-
-_TITLES = {"mnist": "MNIST", "fashion-mnist": "Fashion-MNIST", "cifar10": "CIFAR-10"}
-_DATA_DIR_FOLDERS = {"mnist": "mnist", "fashion-mnist": "fashion-mnist", "cifar10": "cifar10-jpeg"}
-_TORCHVISION_CLASSES = {"mnist": "MNIST", "fashion-mnist": "FashionMNIST", "cifar10": "CIFAR10"}
-_ENV_KEYS = ("AFM_DATA_DIR", "AFM_DEBIAN_FASHION_DIR", "AFM_CACHE_DIR")
-
 _MEMO: dict[tuple, TensorDataset] = {}
-_VERIFIED: set[str] = set()
 
 
-class DataNotFoundError(FileNotFoundError):
-    """No source holds the dataset; the message lists every place looked and how to fix it.
+class ByteImages(TensorDataset):
+    """A ``TensorDataset(images, labels)`` whose images stay uint8 (0-255) in memory.
 
-    A ``FileNotFoundError``, so ``except FileNotFoundError`` catches it too. Raised by
-    ``load_dataset`` when no source has the files and the download is disabled
-    (``AFM_OFFLINE=1``) or fails.
-
-    Example:
-        >>> import tempfile
-        >>> from unittest import mock
-        >>> empty = tempfile.mkdtemp()
-        >>> with mock.patch.dict(os.environ, AFM_DATA_DIR=empty, AFM_CACHE_DIR=empty,
-        ...                      AFM_OFFLINE="1"):
-        ...     try:
-        ...         load_dataset("mnist")
-        ...     except FileNotFoundError as err:
-        ...         print(type(err).__name__, "|", str(err).splitlines()[0])
-        DataNotFoundError | No copy of the MNIST training set was found. Places looked, in order:
-    """
-
-
-class CorruptDataError(ValueError):
-    """A data file failed its checksum; the message names the file, expected vs found, the fix.
-
-    A ``ValueError``, so ``except ValueError`` catches it too. The file is never used.
+    Reading gives float32 in [0, 1], the numbers of ``images.float() / 255``: ``.tensors``
+    converts the whole set on each access, ``dataset[i]`` converts the samples asked for,
+    and :func:`afm.train.train`, :func:`afm.train.evaluate` and :func:`afm.train.loader`
+    convert batch by batch (``stored_tensors`` holds the uint8 images). CIFAR-10 takes
+    154 MB this way instead of 614 MB.
 
     Example:
-        >>> try:
-        ...     raise CorruptDataError("train.zip is corrupt or truncated and was not used")
-        ... except ValueError as err:
-        ...     print(type(err).__name__, str(err).startswith("train.zip is corrupt"))
-        CorruptDataError True
+        >>> data = ByteImages(torch.tensor([[0, 51], [255, 102]], dtype=torch.uint8),
+        ...                   torch.tensor([0, 1]))
+        >>> data.tensors[0]
+        tensor([[0.0000, 0.2000],
+                [1.0000, 0.4000]])
+        >>> data[1][0], data.stored_tensors[0].dtype, len(data)
+        (tensor([1.0000, 0.4000]), torch.uint8, 2)
     """
 
+    def __init__(self, images: torch.Tensor, labels: torch.Tensor) -> None:
+        if images.dtype != torch.uint8 or images.shape[0] != labels.shape[0]:
+            raise ValueError(f"ByteImages needs uint8 images and as many labels, got "
+                             f"{images.dtype} {tuple(images.shape)} and {tuple(labels.shape)}")
+        self.stored_tensors = (images, labels)
 
-# --------------------------------------------------------------------------- paths
+    @property
+    def tensors(self) -> tuple[torch.Tensor, torch.Tensor]:
+        images, labels = self.stored_tensors
+        return to_float(images), labels
 
+    def __getitem__(self, index):
+        images, labels = self.stored_tensors
+        return to_float(images[index]), labels[index]
 
-@dataclass(frozen=True)
-class _Source:
-    path: Path
-    label: str  # where the folder comes from, for messages
-    kind: str  # "idx-gz" | "jpeg-zip" | "cifar-python"
-    fix: str  # how to repair a corrupt file found here
-    downloadable: bool = False
-
-
-def _canonical(name: str) -> str:
-    key = str(name).strip().lower().replace("-", "").replace("_", "")
-    canonical = {"mnist": "mnist", "fashionmnist": "fashion-mnist", "cifar10": "cifar10"}.get(key)
-    if canonical is None:
-        raise ValueError(f"unknown dataset {name!r}; valid names: {', '.join(DATASET_NAMES)} "
-                         f"(aliases: fashion_mnist, fashionmnist, cifar-10; any case)")
-    return canonical
-
-
-def _offline() -> bool:
-    return os.environ.get("AFM_OFFLINE", "").strip().lower() in {"1", "true", "yes", "on"}
-
-
-def _torchvision_root(name: str) -> Path:
-    return cache_dir() / "data" / name
-
-
-def _sources(name: str) -> list[_Source]:
-    sources = []
-    if data_dir := os.environ.get("AFM_DATA_DIR"):
-        sources.append(_Source(
-            Path(data_dir).expanduser() / _DATA_DIR_FOLDERS[name], "from AFM_DATA_DIR",
-            "jpeg-zip" if name == "cifar10" else "idx-gz",
-            "re-copy it from a good copy of the data folder (e.g. shared/data)"))
-    if name == "fashion-mnist":
-        sources.append(_Source(
-            Path(os.environ.get("AFM_DEBIAN_FASHION_DIR") or DEBIAN_FASHION_DIR),
-            "Debian package dataset-fashion-mnist; AFM_DEBIAN_FASHION_DIR overrides", "idx-gz",
-            "reinstall the package: apt-get install --reinstall dataset-fashion-mnist"))
-    root = _torchvision_root(name)
-    if name == "cifar10":
-        sources.append(_Source(
-            root / "cifar-10-batches-py",
-            "torchvision download of the ORIGINAL CIFAR-10, python version", "cifar-python",
-            f"delete {root} and load again to re-download", downloadable=True))
-    else:
-        sources.append(_Source(
-            root / _TORCHVISION_CLASSES[name] / "raw", "torchvision download", "idx-gz",
-            "delete the file and load again to re-download", downloadable=True))
-    return sources
-
-
-def data_sources(name: str) -> list[Path]:
-    """The folders looked in for dataset ``name``, in order of preference.
-
-    ``AFM_DATA_DIR/<folder>`` (if the variable is set), then Debian's
-    Fashion-MNIST folder (Fashion-MNIST only), then torchvision's download
-    folder in ``cache_dir()``.
-
-    Example:
-        >>> from unittest import mock
-        >>> with mock.patch.dict("os.environ", {"AFM_DATA_DIR": "/data", "AFM_CACHE_DIR": "/c"}):
-        ...     [str(p) for p in data_sources("fashion-mnist")]  # doctest: +ELLIPSIS
-        ['/data/fashion-mnist', ..., '/c/data/fashion-mnist/FashionMNIST/raw']
-    """
-    return [source.path for source in _sources(_canonical(name))]
-
-
-def _required_files(kind: str, train: bool) -> list[str]:
-    if kind == "jpeg-zip":
-        return ["train.zip" if train else "test.zip"]
-    if kind == "cifar-python":
-        batches = [f"data_batch_{i}" for i in range(1, 6)] if train else ["test_batch"]
-        return [*batches, "batches.meta"]
-    prefix = "train" if train else "t10k"
-    return [f"{prefix}-images-idx3-ubyte.gz", f"{prefix}-labels-idx1-ubyte.gz"]
-
-
-def _present(source: _Source, train: bool) -> bool:
-    return all((source.path / f).is_file() for f in _required_files(source.kind, train))
-
-
-# --------------------------------------------------------------------------- finding
-
-
-def _find_source(name: str, train: bool) -> _Source:
-    """The first source holding the split; download into the cache if none does and allowed."""
-    sources = _sources(name)
-    for source in sources:
-        if _present(source, train):
-            return source
-    if _offline():
-        raise DataNotFoundError(_not_found_message(name, train, sources))
-    return _download(name, train, sources)
-
-
-def _download(name: str, train: bool, sources: list[_Source]) -> _Source:
-    from torchvision import datasets
-
-    target = next(source for source in sources if source.downloadable)
-    try:
-        getattr(datasets, _TORCHVISION_CLASSES[name])(_torchvision_root(name), train=train,
-                                                      download=True)
-    except Exception as err:  # network errors come in many types
-        raise DataNotFoundError(_not_found_message(name, train, sources)
-                                + f"\nThe torchvision download failed: {err}") from err
-    return target
-
-
-def _not_found_message(name: str, train: bool, sources: list[_Source]) -> str:
-    split = "training" if train else "test"
-    lines = [f"No copy of the {_TITLES[name]} {split} set was found. Places looked, in order:"]
-    if not os.environ.get("AFM_DATA_DIR"):
-        lines.append("  - AFM_DATA_DIR: not set")
-    for source in sources:
-        missing = [f for f in _required_files(source.kind, train)
-                   if not (source.path / f).is_file()]
-        what = "missing " + ", ".join(missing) if source.path.is_dir() else "folder does not exist"
-        lines.append(f"  - {source.path} ({source.label}): {what}")
-    if _offline():
-        lines.append("  - download: disabled because AFM_OFFLINE is set")
-    fixes = ["set AFM_DATA_DIR to a folder laid out like shared/data "
-             "(mnist/, fashion-mnist/, cifar10-jpeg/)"]
-    if name == "fashion-mnist":
-        fixes.append("run `apt-get install dataset-fashion-mnist`")
-    note = " (the original CIFAR-10, not the JPEG stand-in)" if name == "cifar10" else ""
-    fixes.append(f"unset AFM_OFFLINE to let torchvision download it{note} "
-                 f"into {_torchvision_root(name)}")
-    return "\n".join(lines) + "\nTo fix: " + "; or ".join(fixes) + "."
-
-
-# --------------------------------------------------------------------------- verification
-
-
-def _file_digest(path: Path, algorithm: str, prefix: bytes = b"", skip: int = 0) -> str:
-    digest = hashlib.new(algorithm, prefix)
-    with open(path, "rb") as f:
-        f.seek(skip)
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def _marker(path: Path, expected: str) -> tuple[str, Path]:
-    stat = path.stat()
-    key = f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{expected}"
-    digest = hashlib.sha256(key.encode()).hexdigest()[:32]
-    return key, cache_dir() / "data" / ".verified" / digest
-
-
-def _already_verified(path: Path, expected: str) -> bool:
-    key, marker = _marker(path, expected)
-    return key in _VERIFIED or marker.is_file()
-
-
-def _remember_verified(path: Path, expected: str) -> None:
-    key, marker = _marker(path, expected)
-    _VERIFIED.add(key)
-    marker.parent.mkdir(parents=True, exist_ok=True)
-    marker.touch()
-
-
-def _corrupt(path: Path, what: str, expected: str, found: str, fix: str) -> CorruptDataError:
-    size = path.stat().st_size
-    return CorruptDataError(
-        f"{path} is corrupt or truncated and was not used: expected {what} {expected}, "
-        f"found {found} ({size:,} bytes). To fix: {fix}.")
-
-
-def _upstream_gzip_md5(name: str, path: Path) -> str | None:
-    """MD5 of a Debian-normalised Fashion-MNIST ``.gz`` with its upstream header put back."""
-    mtime = _FASHION_UPSTREAM_GZIP_MTIME.get(path.name) if name == "fashion-mnist" else None
-    if mtime is None:
-        return None
-    with open(path, "rb") as f:
-        head = f.read(10)
-    if len(head) < 10 or head[:3] != b"\x1f\x8b\x08" or head[3] != 0:  # not a bare header
-        return None
-    upstream = (b"\x1f\x8b\x08\x08" + struct.pack("<I", mtime) + b"\x00\x03"
-                + path.name.removesuffix(".gz").encode() + b"\x00")
-    return _file_digest(path, "md5", prefix=upstream, skip=10)
-
-
-def _verify_gz(name: str, source: _Source, filename: str) -> Path:
-    """Check one ``.gz`` against torchvision's published MD5; return its path."""
-    from torchvision import datasets
-    from torchvision.datasets.utils import check_integrity
-
-    path = source.path / filename
-    cls = _TORCHVISION_CLASSES[name]
-    expected = dict(getattr(datasets, cls).resources)[filename]
-    if _already_verified(path, expected):
-        return path
-    if not (check_integrity(path, expected) or _upstream_gzip_md5(name, path) == expected):
-        raise _corrupt(path, f"MD5 (torchvision {cls}.resources)", expected,
-                       _file_digest(path, "md5"), source.fix)
-    _remember_verified(path, expected)
-    return path
-
-
-def _verify_zip(source: _Source, filename: str) -> Path:
-    """Check one CIFAR-10 stand-in zip against its published SHA-256; return its path."""
-    path = source.path / filename
-    expected = CIFAR10_JPEG_SHA256[filename]
-    if _already_verified(path, expected):
-        return path
-    found = _file_digest(path, "sha256")
-    if found != expected:
-        raise _corrupt(path, "SHA-256 (the README.md of the data directory)", expected, found, source.fix)
-    _remember_verified(path, expected)
-    return path
+    def __len__(self) -> int:
+        return self.stored_tensors[0].shape[0]
 
 
 # --------------------------------------------------------------------------- decoding
 
 
-def _atomic_write(path: Path, write: Callable[[BinaryIO], object]) -> None:
-    """Write ``path`` through a temporary file in the same folder, then rename it into place."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-        os.chmod(tmp, 0o644)  # mkstemp makes it private; cached data need not be
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def _gunzip(src: Path, dst: Path) -> Path:
-    """Decompress ``src`` to ``dst`` unless ``dst`` already has the right size."""
-    with open(src, "rb") as f:
-        f.seek(-4, os.SEEK_END)
-        size = struct.unpack("<I", f.read(4))[0]  # gzip ISIZE: uncompressed size mod 2**32
-    if not (dst.is_file() and dst.stat().st_size == size):
+    """Decompress ``src`` to ``dst`` unless ``dst`` has the SHA-256 recorded when it was written."""
+    if not derived_intact(dst):
         with gzip.open(src, "rb") as stream:
-            _atomic_write(dst, lambda out: shutil.copyfileobj(stream, out, 1 << 20))
+            write_derived(dst, lambda out: shutil.copyfileobj(stream, out, 1 << 20))
     return dst
-
 
 def _load_idx(name: str, source: _Source, train: bool) -> tuple[torch.Tensor, torch.Tensor]:
     """Verify, decompress into ``<cache>/data/<name>/<Class>/raw/``, read with torchvision."""
@@ -415,11 +154,11 @@ def _load_cifar_jpeg(source: _Source, train: bool) -> tuple[torch.Tensor, torch.
     digest = CIFAR10_JPEG_SHA256[zip_path.name][:12]  # in the name: a new archive, a new cache
     stem = cache_dir() / "data" / "cifar10-jpeg" / f"{split}-{digest}"
     images_npy, labels_npy = Path(f"{stem}-images.npy"), Path(f"{stem}-labels.npy")
-    if not (images_npy.is_file() and labels_npy.is_file()):
+    if not (derived_intact(images_npy) and derived_intact(labels_npy)):
         images, labels = _decode_jpeg_zip(zip_path, split)
-        _atomic_write(images_npy, lambda f: np.save(f, images))
-        _atomic_write(labels_npy, lambda f: np.save(f, labels))
-    return torch.from_numpy(np.load(images_npy)), torch.from_numpy(np.load(labels_npy))
+        write_derived(images_npy, lambda f: np.save(f, images, allow_pickle=False))
+        write_derived(labels_npy, lambda f: np.save(f, labels, allow_pickle=False))
+    return torch.from_numpy(load_npy(images_npy)), torch.from_numpy(load_npy(labels_npy))
 
 
 def _load_cifar_python(source: _Source, train: bool) -> tuple[torch.Tensor, torch.Tensor]:
@@ -445,7 +184,8 @@ def load_dataset(name: str, train: bool = True) -> TensorDataset:
     ``fashion_mnist``, ``fashionmnist``, ``cifar-10``; any case). Returns a
     ``TensorDataset(images, labels)``: images float32 in [0, 1] of shape
     (N, 1, 28, 28) for the MNISTs and (N, 3, 32, 32) for CIFAR-10, labels int64
-    of shape (N,). N is 60000/10000 (MNISTs) or 50000/10000 (CIFAR-10).
+    of shape (N,). N is 60000/10000 (MNISTs) or 50000/10000 (CIFAR-10). CIFAR-10
+    is a :class:`ByteImages`: uint8 in memory, the same float32 numbers when read.
 
     Results are memoised in-process (the tensors are shared: do not modify them
     in place); ``cifar10`` from ``AFM_DATA_DIR`` is the JPEG stand-in (see
@@ -459,28 +199,27 @@ def load_dataset(name: str, train: bool = True) -> TensorDataset:
         # -> (torch.Size([10000, 1, 28, 28]), torch.float32, tensor([7, 2, 1]))
     """
     name = _canonical(name)
-    key = (name, bool(train), tuple(os.environ.get(k) for k in _ENV_KEYS))
+    train = check_bool(train, "train", "True: the training set; False: the test set")
+    key = (name, train, tuple(os.environ.get(k) for k in _ENV_KEYS))
     if key not in _MEMO:
-        source = _find_source(name, bool(train))
+        source = _find_source(name, train)
         if source.kind == "idx-gz":
-            images, labels = _load_idx(name, source, bool(train))
-        elif source.kind == "jpeg-zip":
-            images, labels = _load_cifar_jpeg(source, bool(train))
+            images, labels = _load_idx(name, source, train)
+            _MEMO[key] = TensorDataset(images.float().div_(255), labels)
         else:
-            images, labels = _load_cifar_python(source, bool(train))
-        _MEMO[key] = TensorDataset(images.float().div_(255), labels)
+            load = _load_cifar_jpeg if source.kind == "jpeg-zip" else _load_cifar_python
+            _MEMO[key] = ByteImages(*load(source, train))
     return _MEMO[key]
 
 
 def clear_memory_cache() -> None:
-    """Forget the in-process memo of loaded datasets and verified files (disk cache stays).
+    """Forget the in-process memo of loaded datasets (the disk cache stays).
 
     Example::
 
         clear_memory_cache()
     """
     _MEMO.clear()
-    _VERIFIED.clear()
 
 
 def uses_jpeg_standin(name: str, train: bool = True) -> bool:
@@ -502,10 +241,7 @@ def uses_jpeg_standin(name: str, train: bool = True) -> bool:
 
 
 def _check_task(task: int) -> int:
-    task = operator.index(task)
-    if task < 0:
-        raise ValueError(f"task must be a non-negative integer, got {task}")
-    return task
+    return check_int(task, "task (the number of a Permuted-MNIST task)", 0)
 
 
 def pixel_permutation(task: int, seed: int = 0) -> np.ndarray:
@@ -523,7 +259,7 @@ def pixel_permutation(task: int, seed: int = 0) -> np.ndarray:
         True
     """
     task = _check_task(task)
-    return np.random.default_rng([operator.index(seed), task]).permutation(28 * 28)
+    return np.random.default_rng([check_int(seed, "seed"), task]).permutation(28 * 28)
 
 
 def permuted_mnist(task: int, seed: int = 0, train: bool = True) -> TensorDataset:
@@ -546,7 +282,15 @@ def permuted_mnist(task: int, seed: int = 0, train: bool = True) -> TensorDatase
 
 def _take(dataset: TensorDataset, indices: np.ndarray) -> TensorDataset:
     index = torch.from_numpy(indices)
+    if isinstance(dataset, ByteImages):  # stays uint8
+        return ByteImages(*(tensor[index] for tensor in dataset.stored_tensors))
     return TensorDataset(*(tensor[index] for tensor in dataset.tensors))
+
+
+def _check_dataset(dataset: TensorDataset, what: str) -> None:
+    if not isinstance(dataset, TensorDataset):
+        raise TypeError(f"{what} needs a TensorDataset (e.g. from load_dataset), got "
+                        f"{type(dataset).__name__}: wrap tensors as TensorDataset(x, y)")
 
 
 def train_val_split(dataset: TensorDataset, val_fraction: float = 0.1,
@@ -568,6 +312,9 @@ def train_val_split(dataset: TensorDataset, val_fraction: float = 0.1,
         >>> sorted(values) == list(range(100))
         True
     """
+    _check_dataset(dataset, "train_val_split")
+    check_int(seed, "seed")
+    val_fraction = check_real(val_fraction, "val_fraction")
     n = len(dataset)
     if not 0 < val_fraction < 1:
         raise ValueError(f"val_fraction must lie strictly between 0 and 1, got {val_fraction}")
@@ -592,9 +339,11 @@ def subset(dataset: TensorDataset, n: int | None, seed: int = 0) -> TensorDatase
         >>> len(small), bool(small.tensors[0].unique().numel() == 10)
         (10, True)
     """
+    _check_dataset(dataset, "subset")
+    check_int(seed, "seed")
+    if n is not None:
+        n = check_int(n, "n (the number of samples to keep; None keeps all)", 0)
     if n is None or n >= len(dataset):
         return dataset
-    if n < 0:
-        raise ValueError(f"n must be None or a non-negative integer, got {n}")
     order = np.random.default_rng(seed).permutation(len(dataset))
     return _take(dataset, np.sort(order[:n]))

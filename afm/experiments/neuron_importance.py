@@ -28,6 +28,7 @@ from afm import data as afm_data
 from afm.analysis.ablation import ablate, ablation_curve, area_under, removal_order
 from afm.lab.cache import cached
 from afm.importance import activation_importance, layer_importance
+from afm.checks import stored_tensors, to_float
 from afm.metrics import per_class_accuracy
 from afm.lab.profiles import by_profile, check_profile
 from afm.lab.registry import Figure
@@ -234,11 +235,11 @@ def choose_cnn(profile: str, jobs: int | None = None, scheduler=None) -> dict:
 def _logits(model, x: torch.Tensor, batch: int = 1000) -> torch.Tensor:
     model.eval()
     with torch.no_grad():
-        return torch.cat([model(x[i:i + batch]) for i in range(0, x.shape[0], batch)])
+        return torch.cat([model(to_float(x[i:i + batch])) for i in range(0, x.shape[0], batch)])
 
 
 def _class_accuracy(model, test, units=None) -> np.ndarray:
-    x, y = test.tensors
+    x, y = stored_tensors(test)  # CIFAR-10 stays uint8, converted per batch
     if units is None:
         return per_class_accuracy(_logits(model, x), y, 10).numpy()
     with ablate(model, units):

@@ -143,12 +143,12 @@ def obd_iterative(model, train_set, fractions, eval_set, regularisers, s: dict, 
     for k, fraction in enumerate(fractions):
         if fraction < 1.0:
             idx = torch.from_numpy(np.sort(gen.choice(len(train_set), s["fisher_samples"], replace=False)))
-            fisher_data = loader((train_set.tensors[0][idx], train_set.tensors[1][idx]), 256)
+            fisher_data = loader(train_set[idx], 256)  # CIFAR-10 uint8: converts only these
             masks = keep_top(obd_scores(model, fisher_data, weights), fraction, current=masks)
             apply_masks(model, masks)
             idx = torch.from_numpy(np.sort(gen.choice(len(train_set), s["finetune_size"], replace=False)))
             config = TrainConfig(epochs=1, batch_size=128, lr=s["finetune_lr"], seed=seed + k)
-            fine_tune(model, (train_set.tensors[0][idx], train_set.tensors[1][idx]), masks, config,
+            fine_tune(model, train_set[idx], masks, config,
                       regularisers, progress=False)
             model.cpu()
         acc.append(_accuracy(copy.deepcopy(model), eval_set, recalibration))
