@@ -1,4 +1,4 @@
-"""Chapter "balance" (Fig. 4a-4c): settings, method specs and the verdict criteria."""
+"""Chapter "balance" (Fig. 4a-4c): settings and method specs (verdicts: test_verdicts_balance.py)."""
 
 import numpy as np
 import pytest
@@ -35,37 +35,6 @@ def test_method_specs():
         balance.method_spec("book", "dropout")
 
 
-def summary(acc, sp):
-    return {m: {"acc": a, "sparsity": s} for m, a, s in zip(balance.METHODS, acc, sp)}
-
-
-def test_verdicts_4a_as_the_paper_says():
-    #            L1    decov  sgd   inh   isc   lat
-    acc = [0.80, 0.81, 0.85, 0.78, 0.86, 0.855]
-    sp = [0.40, 0.35, 0.20, 0.45, 0.30, 0.50]
-    v = balance.verdicts_4a(summary(acc, sp))
-    assert {k: x["verdict"] for k, x in v.items()} == {
-        "complete": "reproduced", "baselines": "reproduced", "ers_alone": "reproduced",
-        "shortcut": "reproduced"}
-
-
-def test_verdicts_4a_against_the_paper():
-    acc = [0.86, 0.86, 0.85, 0.86, 0.80, 0.80]       # complete 6 points below the best
-    sp = [0.10, 0.10, 0.20, 0.10, 0.30, 0.25]        # and not the sparsest
-    v = balance.verdicts_4a(summary(acc, sp))
-    assert v["complete"]["verdict"] == "not reproduced"
-    assert v["baselines"]["verdict"] == "not reproduced"
-    assert v["ers_alone"]["verdict"] == "not reproduced"
-    assert v["shortcut"]["verdict"] == "not reproduced"  # less accurate and sparser
-    assert v["shortcut"]["conditions"] == {"i_short_cut more accurate than inhibition": False,
-                                           "i_short_cut less sparse than inhibition": False}
-    sp[3] = 0.5                                      # now i_short_cut is the less sparse one
-    assert balance.verdicts_4a(summary(acc, sp))["shortcut"]["verdict"] == "partly"
-    # near-best is a tolerance of NEAR_BEST around the best mean
-    acc = [0.80, 0.80, 0.86, 0.80, 0.80, 0.86 - balance.NEAR_BEST + 1e-9]
-    assert balance.verdicts_4a(summary(acc, [0.1] * 5 + [0.9]))["complete"]["verdict"] == "reproduced"
-
-
 def test_summarise():
     per_seed = {s: {m: {"test_acc": 0.8 + 0.01 * s, "sparsity": 0.3} for m in balance.METHODS}
                 for s in range(3)}
@@ -79,31 +48,6 @@ def test_mean_drop():
     assert balance.mean_drop(curve) == pytest.approx((0 + 0 + 0.1 + 0.2 + 0.4 + 0.3) / 6)
     with pytest.raises(ValueError, match="fractions >= 2"):
         balance.mean_drop(np.array([[0.9, 0.9]]))
-
-
-def drops(gap0, gap1):
-    plain = {"hidden.0.main": 0.2, "hidden.1.main": 0.3, "head": 0.5}
-    return {"sgd": plain, "lateral_inhibition": {"hidden.0.main": 0.2 - gap0,
-                                                 "hidden.1.main": 0.3 - gap1, "head": 0.1}}
-
-
-def test_verdicts_4b():
-    v = balance.verdicts_4b({0: drops(0.01, 0.05), 1: drops(0.02, 0.1)})
-    assert v["robust"]["verdict"] == "reproduced" and v["higher"]["verdict"] == "reproduced"
-    v = balance.verdicts_4b({0: drops(0.01, 0.05), 1: drops(-0.01, 0.005)})
-    assert v["robust"]["verdict"] == "partly" and v["higher"]["per_seed"] == [True, True]
-    v = balance.verdicts_4b({0: drops(0.05, 0.01)})
-    assert v["robust"]["verdict"] == "reproduced" and v["higher"]["verdict"] == "not reproduced"
-
-
-def test_verdict_4c():
-    good = {"silhouette": {"sgd": 0.1, "lateral_inhibition": 0.2},
-            "ratio": {"sgd": 1.5, "lateral_inhibition": 1.6}}
-    half = {"silhouette": {"sgd": 0.1, "lateral_inhibition": 0.2},
-            "ratio": {"sgd": 1.5, "lateral_inhibition": 1.4}}
-    assert balance.verdict_4c({0: good, 1: good})["verdict"] == "reproduced"
-    assert balance.verdict_4c({0: good, 1: half})["verdict"] == "partly"
-    assert balance.verdict_4c({0: half})["verdict"] == "not reproduced"
 
 
 def test_cluster_specs_reuse_fashion_strengths(monkeypatch):

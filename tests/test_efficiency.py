@@ -65,53 +65,6 @@ def test_total_variation_and_smallest_kept():
     assert eff.smallest_kept(fractions, [0.78, 0.5, 0.4, 0.3], 0.80) == 1.0
 
 
-def _summary(gains_f, acc=None):
-    acc = acc or {"sgd": 0.7, "l1": 0.72, "l2": 0.75, "forgetting": 0.8}
-    return {1000: {m: {"acc": a, "gains": list(gains_f) if m == "forgetting" else [0.0],
-                       "gain": float(np.mean(gains_f)) if m == "forgetting" else 0.0}
-                   for m, a in acc.items()}}
-
-
-def test_verdicts_3a_criteria():
-    assert eff.verdicts_3a(_summary([0.12, 0.11, 0.13]))["gain"] == "reproduced"
-    assert eff.verdicts_3a(_summary([0.02, 0.01, 0.03]))["gain"] == "partly"
-    assert eff.verdicts_3a(_summary([0.02, -0.01, 0.03]))["gain"] == "not reproduced"
-    assert eff.verdicts_3a(_summary([0.1]))["ordering"] == "reproduced"
-    swapped = {"sgd": 0.7, "l1": 0.76, "l2": 0.75, "forgetting": 0.8}
-    assert eff.verdicts_3a(_summary([0.1], swapped))["ordering"] == "partly"
-    worse = {"sgd": 0.7, "l1": 0.72, "l2": 0.85, "forgetting": 0.8}
-    assert eff.verdicts_3a(_summary([0.1], worse))["ordering"] == "not reproduced"
-
-
-def _pruned(kept_imp, kept_obd, imp20, rand20):
-    f = np.array([1.0, 0.5, 0.2, 0.1])
-    return {"fractions": f, "kept": {"importance": kept_imp, "obd": kept_obd, "random": 1.0},
-            "acc": {"importance": np.array([0.8, 0.8, imp20, 0.5]), "random": np.array([0.8, 0.3, rand20, 0.1])}}
-
-
-def test_verdicts_3b_criteria():
-    assert eff.verdicts_3b({0: _pruned(0.2, 0.1, 0.8, 0.1), 1: _pruned(0.2, 0.15, 0.8, 0.1)})["few"] == "reproduced"
-    assert eff.verdicts_3b({0: _pruned(0.2, 0.05, 0.8, 0.1)})["few"] == "partly"  # small, not close
-    assert eff.verdicts_3b({0: _pruned(0.5, 0.1, 0.8, 0.1)})["few"] == "not reproduced"
-    assert eff.verdicts_3b({0: _pruned(0.2, 0.1, 0.8, 0.1)})["random"] == "reproduced"
-    assert eff.verdicts_3b({0: _pruned(0.2, 0.1, 0.8, 0.75)})["random"] == "not reproduced"
-
-
-def _conv(final, tv):
-    return {"runs": {v: {"final_loss": final[v], "tv": tv[v]} for v in eff.VARIANTS}}
-
-
-def test_verdicts_3c_criteria():
-    good = _conv({"sgd": 1.0, "forgetting*": 1.2, "forgetting": 0.8}, {"sgd": 0.1, "forgetting*": 0.2, "forgetting": 0.05})
-    v = eff.verdicts_3c({0: good, 1: good})
-    assert v["complete"] == "reproduced" and v["without"] == "reproduced"
-    half = _conv({"sgd": 1.0, "forgetting*": 0.9, "forgetting": 0.8}, {"sgd": 0.1, "forgetting*": 0.2, "forgetting": 0.2})
-    v = eff.verdicts_3c({0: half})
-    assert v["complete"] == "partly" and v["without"] == "partly"
-    bad = _conv({"sgd": 1.0, "forgetting*": 0.9, "forgetting": 1.1}, {"sgd": 0.1, "forgetting*": 0.05, "forgetting": 0.2})
-    assert eff.verdicts_3c({0: bad})["complete"] == "not reproduced"
-
-
 def _fake_3a(seed):
     rng = np.random.default_rng(seed)
     runs = {n: {m: {"test_curve": rng.uniform(0.6, 0.9, e), "test_acc": 0.8, "gap": 0.1}

@@ -154,7 +154,7 @@ def lateral_of(model: torch.nn.Module, layer: int = 0, lateral: str = "asymmetri
     rho_exerted = stats.spearmanr(omega.numpy(), exerted.numpy()).statistic
     rho_received = stats.spearmanr(omega[active].numpy(), received.numpy()).statistic
     return {"layer": name, "omega": omega.numpy(), "M": m.numpy(), "exerted": exerted.numpy(),
-            "received": received.numpy(), "active": active.numpy(),
+            "received": received.numpy(), "active": active.numpy(), "mean_h": mean_h.numpy(),
             "spearman_exerted": float(rho_exerted), "spearman_received": float(rho_received),
             "dead_neurons": int((~active).sum())}
 

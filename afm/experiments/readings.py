@@ -21,10 +21,10 @@ from afm import data as afm_data
 from afm.capture import capture_activations
 from afm.experiments import neuron_importance
 from afm.lab.cache import cached
-from afm.lab.claims import Claim, verdict_from, with_readings
+from afm.lab.claims import Claim, with_readings
 from afm.lab.profiles import by_profile, check_profile
 from afm.lab.readings import apply_reading, check_reading, claim_readings, is_default, label
-from afm.lab.runs import Run, choose, fit_all, spread
+from afm.lab.runs import Run, choose, fit_all
 from afm.metrics import sparsity
 from afm.train import TrainConfig
 
@@ -139,28 +139,16 @@ def _fig2a_under(profile: str, seed: int, reading: dict) -> dict:
 
 
 def _fig2a_claim(claim_id: str, summaries: list[dict], profile: str) -> Claim:
-    """One Fig. 2a claim judged on per-seed summaries, by the chapter's criteria."""
+    """One Fig. 2a claim judged on per-seed summaries, by the chapter's rule
+    (:mod:`afm.verdicts.neuron_importance`)."""
+    from afm.verdicts import neuron_importance as rules
+
     if claim_id == "fig2a-positive-order-80":
-        values = np.array([x["drop_at_80"] for x in summaries])
-        holds = values < 0.10
-        statement = "Removing the 80 % least important neurons costs less than 10 % test accuracy"
-        measured = "test accuracy lost (fraction) after ablating the 80 % of neurons with the lowest Ω"
-    elif claim_id == "fig2a-inverse-order-5":
-        values = np.array([x["inverse_at_5"] for x in summaries])
-        holds = values <= 0.20
-        statement = "Removing fewer than 5 % of the neurons, most important first, collapses the network"
-        measured = "test accuracy after ablating the 5 % of neurons with the highest Ω"
-    else:
-        auc = {o: np.array([x["auc"][o] for x in summaries]) for o in ("positive", "random", "inverse")}
-        values = auc["positive"] - auc["inverse"]
-        holds = (auc["positive"] > auc["random"]) & (auc["random"] > auc["inverse"])
-        statement = "Random ablation lies between the positive and the inverse order"
-        measured = "area under the accuracy curve: positive - inverse"
-    mean, std = spread(values)
-    return Claim(id=claim_id, figure="2a", chapter="03_neuron_importance", statement=statement,
-                 measured=measured, value=mean, spread=std, n_seeds=len(values), profile=profile,
-                 verdict=verdict_from(bool(holds.all()), bool(holds.any())),
-                 section="book/03_neuron_importance.html#ch3-ablation")
+        return rules.positive_order_80([x["drop_at_80"] for x in summaries], profile=profile)
+    if claim_id == "fig2a-inverse-order-5":
+        return rules.inverse_order_5([x["inverse_at_5"] for x in summaries], profile=profile)
+    return rules.random_between({o: [x["auc"][o] for x in summaries] for o in ("positive", "random", "inverse")},
+                                profile=profile)
 
 
 def fig2a_claims(results_by_seed: dict, profile: str) -> list[Claim]:

@@ -93,13 +93,88 @@ def notebook_chapters(toc: Path = ROOT / "_toc.yml") -> list[Path]:
             and "jupytext:" in p.read_text().split("---")[1]]
 
 
-def show_source(obj) -> "IPython.display.Code":
-    """The source of an ``afm`` function or class, highlighted: chapters show the code that runs."""
+def strip_docstring(source: str) -> str:
+    """``source`` (a function or class definition) without the docstrings of the definitions in it.
+
+    Example:
+        >>> print(strip_docstring("def f(x):\\n    'Twice x.'\\n    return 2 * x\\n"))
+        def f(x):
+            return 2 * x
+        <BLANKLINE>
+    """
+    import ast
+    import textwrap
+
+    src = textwrap.dedent(source)
+    lines = src.splitlines(keepends=True)
+    drop = set()
+    for node in ast.walk(ast.parse(src)):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and node.body:
+            first = node.body[0]
+            if (isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant)
+                    and isinstance(first.value.value, str)):
+                drop.update(range(first.lineno - 1, first.end_lineno))
+    return "".join(line for i, line in enumerate(lines) if i not in drop)
+
+
+def show_source(obj, docstring: bool = False) -> "IPython.display.Code":
+    """The source of an ``afm`` function or class, highlighted: chapters show the code that runs.
+
+    Without its docstring by default (the chapter's prose says what it does); ``docstring=True``
+    keeps it.
+    """
     import inspect
 
     from IPython.display import Code
 
-    return Code(inspect.getsource(obj), language="python")
+    source = inspect.getsource(obj)
+    return Code(source if docstring else strip_docstring(source), language="python")
+
+
+def listing(values, fmt: str = "{:g}") -> str:
+    """``values`` as prose: ``"0.1, 1, 10"``.
+
+    Example:
+        >>> listing([0.1, 1.0, 10.0]), listing([1000, 5000], "{:,}")
+        ('0.1, 1, 10', '1,000, 5,000')
+    """
+    return ", ".join(fmt.format(v) for v in values)
+
+
+def images(n: int | None, total: int) -> str:
+    """A training-set size as prose: ``"all 54,000"`` for None (the whole set), else ``"1,000"``.
+
+    Example:
+        >>> images(None, 54000), images(1000, 54000)
+        ('all 54,000', '1,000')
+    """
+    return f"all {total:,}" if n is None else f"{n:,}"
+
+
+def glue_numbers(numbers: dict, prefix: str) -> None:
+    """:func:`glue` each ``name: value`` of ``numbers`` as ``<prefix>_<name>`` (no display)."""
+    for name, value in numbers.items():
+        glue(f"{prefix}_{name}", value)
+
+
+def glue_spreads(arrays: dict, prefix: str, scale: float = 1.0) -> None:
+    """For each ``name: per-seed values`` glue ``<prefix>_<name>`` (mean × ``scale``) and
+    ``<prefix>_<name>_std`` (sample std over seeds × ``scale``)."""
+    from afm.lab.runs import spread
+
+    for name, values in arrays.items():
+        mean, std = spread(values)
+        glue(f"{prefix}_{name}", scale * mean)
+        glue(f"{prefix}_{name}_std", scale * std)
+
+
+def glue_claims(claims, prefix: str) -> None:
+    """Glue the ``numbers`` of every claim (a Claim or an iterable of them) as ``<prefix>_<name>``,
+    the names the chapter's prose uses in ``{glue:text}`` (verdicts included)."""
+    from afm.lab.claims import Claim
+
+    for claim in [claims] if isinstance(claims, Claim) else claims:
+        glue_numbers(claim.numbers, prefix)
 
 
 def glue(name: str, value, display: bool = False):

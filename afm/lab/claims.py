@@ -45,6 +45,8 @@ class Claim:
         readings: the per-reading table, one dict per reading with ``reading`` (its settings),
             ``value``, ``spread``, ``n_seeds`` and ``verdict`` (see :func:`headline_and_readings`);
             empty where the claim was measured under the default reading only.
+        numbers: the named numbers the chapter's prose glues (see
+            :func:`afm.lab.book.glue_claims`), verdicts included.
 
     Raises:
         ValueError: for an unknown verdict, a malformed ``id`` or a malformed row of ``readings``.
@@ -74,6 +76,7 @@ class Claim:
     section: str = ""
     details: dict = field(default_factory=dict)
     readings: list = field(default_factory=list)
+    numbers: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.verdict not in VERDICTS:
@@ -255,46 +258,19 @@ def verdict_from(holds_all: bool, holds_some: bool) -> str:
     return "reproduced" if holds_all else ("partly" if holds_some else "not reproduced")
 
 
-#: Every claim the chapters measure: id → (figure, chapter file). The report lists each one,
-#: and shows a claim whose results file is missing as "missing", never drops it.
-EXPECTED_CLAIMS: dict[str, tuple[str, str]] = {
-    "fig1b-shortcut-gradients": ("1b", "01_forgetting_layer"),
-    "fig1c-lateral-inhibition": ("1c", "01_forgetting_layer"),
-    "fig1d-activation-decreased": ("1d", "02_sparse_coding"),
-    "fig1e-sparsity-raised": ("1e", "02_sparse_coding"),
-    "fig1e-ers-sparser-than-irs": ("1e", "02_sparse_coding"),
-    "fig1e-irs-generalises": ("1e", "02_sparse_coding"),
-    "fig1e-upper-layer-less-sparse": ("1e", "02_sparse_coding"),
-    "fig1f-switches-close": ("1f", "02_sparse_coding"),
-    "fig2a-positive-order-80": ("2a", "03_neuron_importance"),
-    "fig2a-inverse-order-5": ("2a", "03_neuron_importance"),
-    "fig2a-random-between": ("2a", "03_neuron_importance"),
-    "fig2b-higher-layers-critical": ("2b", "03_neuron_importance"),
-    "fig2c-top-channels-collapse": ("2c", "03_neuron_importance"),
-    "fig2d-importance-bimodal": ("2d", "03_neuron_importance"),
-    "fig2d-irs-polarises": ("2d", "03_neuron_importance"),
-    "fig2d-plain-near-uniform": ("2d", "03_neuron_importance"),
-    "fig3a-gain-over-sgd": ("3a", "06_efficient_learning"),
-    "fig3a-ordering-l1-l2": ("3a", "06_efficient_learning"),
-    "fig3b-few-parameters": ("3b", "06_efficient_learning"),
-    "fig3b-random-worse": ("3b", "06_efficient_learning"),
-    "fig3c-convergence": ("3c", "06_efficient_learning"),
-    "fig3c-without-losses": ("3c", "06_efficient_learning"),
-    "fig4a-complete-layer-balance": ("4a", "04_balance"),
-    "fig4a-l1-decov-sparse-but-less-accurate": ("4a", "04_balance"),
-    "fig4a-ers-alone-loses-accuracy": ("4a", "04_balance"),
-    "fig4a-shortcut-recovers-accuracy": ("4a", "04_balance"),
-    "fig4b-forgetting-layer-more-robust": ("4b", "04_balance"),
-    "fig4b-robustness-grows-with-depth": ("4b", "04_balance"),
-    "fig4c-features-compact-and-separated": ("4c", "04_balance"),
-    "fig5b-ewcf-first-task": ("5b", "05_long_memory"),
-    "fig5b-ewcf-average": ("5b", "05_long_memory"),
-    "fig5b-ewcf-near-joint": ("5b", "05_long_memory"),
-    "fig5b-gap-widens": ("5b", "05_long_memory"),
-    "fig5c-polarisation-ewc": ("5c", "05_long_memory"),
-    "fig5c-polarisation-mas": ("5c", "05_long_memory"),
-    "fig5c-polarisation-anpyc": ("5c", "05_long_memory"),
-}
+def record_claims(claims) -> list[Path]:
+    """:func:`record_claim` for each claim of ``claims`` (a Claim or an iterable of them)."""
+    return [record_claim(c) for c in ([claims] if isinstance(claims, Claim) else claims)]
+
+
+def __getattr__(name: str):
+    # EXPECTED_CLAIMS is collected from the verdict modules (afm.verdicts), which import this
+    # module: built on first use, so neither import needs the other at import time.
+    if name == "EXPECTED_CLAIMS":
+        from afm.verdicts import expected_claims
+
+        return expected_claims()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def claims_table(profile: str) -> "pandas.DataFrame":
@@ -305,13 +281,16 @@ def claims_table(profile: str) -> "pandas.DataFrame":
 
     from afm.lab.book import toc_chapters
 
+    from afm.verdicts import expected_claims
+
+    expected = expected_claims()
     recorded = {c.id: c for c in load_claims(profile)}
     in_book = {p.stem for p in toc_chapters()}
     rows = []
-    for claim_id in list(EXPECTED_CLAIMS) + sorted(set(recorded) - set(EXPECTED_CLAIMS)):
+    for claim_id in list(expected) + sorted(set(recorded) - set(expected)):
         c = recorded.get(claim_id)
         if c is None:
-            figure, chapter = EXPECTED_CLAIMS[claim_id]
+            figure, chapter = expected[claim_id]
             rows.append({"id": claim_id, "figure": figure, "statement": "", "measured": "",
                          "value": float("nan"), "spread": float("nan"), "n_seeds": 0,
                          "profile": profile, "verdict": "missing",
