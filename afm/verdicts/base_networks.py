@@ -206,3 +206,64 @@ def style_base(table: "pandas.DataFrame"):
     return (shown.style.format({"test accuracy (%)": "{:.1f}", "std (%)": "{:.1f}",
                                 "reference (%)": "{:.1f}", "ratio": "{:.2f}"})
             .hide(axis="index"))
+
+
+def _measured(chapter: str, profile: str) -> dict:
+    """``{network label: (reference key, per-seed test accuracies)}`` of a chapter's base
+    networks, read from its cached figure results (:func:`afm.lab.figures.results`)."""
+    from afm.experiments import balance, efficient_learning, sparse_coding
+    from afm.lab.figures import results
+
+    def accs(figure: str, get) -> list[float]:
+        return [get(r) for r in results(figure, profile).values()]
+
+    if chapter == "01_forgetting_layer":
+        return {f"MLP 784-128-256-10, MNIST, complete layer, {'with' if sc else 'without'} shortcut":
+                ("mnist-mlp", accs("1b", lambda r: r["runs"][sc]["test_acc"])) for sc in (True, False)}
+    if chapter == "02_sparse_coding":
+        return {f"MLP 784-128-256-10, MNIST, {v}":
+                ("mnist-mlp", accs("1e", lambda r: r["variants"][v]["test_acc"]))
+                for v in sparse_coding.VARIANTS}
+    if chapter == "03_neuron_importance":
+        return {"MLP 784-256-256-128-10, Fashion-MNIST, complete layer (Fig. 2a, 2b)":
+                ("fashion-mnist-mlp", accs("2a", lambda r: r["test_acc"])),
+                **{f"LeNet-5, CIFAR-10, {n} (Fig. 2c)":
+                   ("cifar10-lenet5", accs("2c", lambda r: r["test_acc"][n])) for n in ("forgetting", "plain")}}
+    if chapter == "04_balance":
+        return {**{f"MLP 784-64-64-10, Fashion-MNIST, {m} (Fig. 4a)":
+                   ("fashion-mnist-mlp", accs("4a", lambda r: r[m]["test_acc"])) for m in balance.METHODS},
+                **{f"MLP 784-64-64-10, MNIST, {m} (Fig. 4c)":
+                   ("mnist-mlp", accs("4c", lambda r: r["test_acc"][m])) for m in balance.PAIR}}
+    if chapter == "05_long_memory":
+        return {f"{name}, Permuted MNIST, average after the last task":
+                (ref, accs("5b", lambda r: r["average"][m][-1]))
+                for m, name, ref in (("joint", "joint training", "pmnist-joint"), ("ewc", "EWC", "pmnist-ewc"),
+                                     ("si", "SI", "pmnist-si"), ("sgd", "fine-tuning (sgd)", "pmnist-finetune"))}
+    if chapter == "06_efficient_learning":
+        return {**{f"MLP 784-256-256-128-10, Fashion-MNIST, {m}, largest training set (Fig. 3a)":
+                   ("fashion-mnist-mlp", accs("3a", lambda r: r["runs"][max(r["sizes"])][m]["test_acc"]))
+                   for m in efficient_learning.METHODS},
+                **{f"VGG-9, CIFAR-10, {v} (Fig. 3b, 3c)":
+                   ("cifar10-vgg", accs("3c", lambda r: r["runs"][v]["test_acc"]))
+                   for v in efficient_learning.VARIANTS}}
+    raise KeyError(f"no base networks known for chapter {chapter!r}; known: {sorted(GLUE_PREFIX)}")
+
+
+#: The prefix under which each chapter glues :func:`base_numbers`.
+GLUE_PREFIX = {"01_forgetting_layer": "ch1_base", "02_sparse_coding": "ch2_base",
+               "03_neuron_importance": "ch3_base", "04_balance": "bal_base",
+               "05_long_memory": "ch5_base", "06_efficient_learning": "ch6_base"}
+
+
+def show_base(chapter: str, profile: str):
+    """A chapter's base-network table: built from its cached results (:func:`base_table`),
+    recorded (:func:`record_base`), its :func:`base_numbers` glued as ``<prefix>_<name>``
+    (:data:`GLUE_PREFIX`), and returned styled for display (:func:`style_base`)."""
+    from afm.lab.book import glue_numbers
+
+    if chapter not in GLUE_PREFIX:
+        raise KeyError(f"no base networks known for chapter {chapter!r}; known: {sorted(GLUE_PREFIX)}")
+    table = base_table(_measured(chapter, profile))
+    record_base(table, chapter, profile)
+    glue_numbers(base_numbers(table), GLUE_PREFIX[chapter])
+    return style_base(table).set_caption("Base networks: test accuracy (%) against a published reference")
