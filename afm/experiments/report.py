@@ -101,3 +101,60 @@ def verdict_counts(table: pd.DataFrame) -> pd.DataFrame:
     counts = pd.DataFrame({"default reading": default.value_counts(),
                            "best reading": best.map(dict(enumerate(CELL_VERDICTS))).value_counts()})
     return counts.reindex(list(CELL_VERDICTS)).fillna(0).astype(int)
+
+
+def reading_numbers(readings: pd.DataFrame) -> dict:
+    """What the report glues about :func:`readings_table`: ``default_<verdict>`` and
+    ``best_<verdict>`` (:func:`verdict_counts`, spaces as ``_``), ``n_varied`` (claims measured
+    under more than one reading) and ``n_readings`` (distinct readings)."""
+    numbers = {}
+    for verdict, row in verdict_counts(readings).iterrows():
+        key = verdict.replace(" ", "_")
+        numbers[f"default_{key}"] = int(row["default reading"])
+        numbers[f"best_{key}"] = int(row["best reading"])
+    return {**numbers, "n_varied": int((readings.groupby("id").size() > 1).sum()),
+            "n_readings": int(readings["reading"].nunique())}
+
+
+def claim_numbers(table: pd.DataFrame, profile: str) -> dict:
+    """What the report glues about the claims table: one count per verdict (spaces as ``_``),
+    ``total`` and ``profile``."""
+    counts = table["verdict"].value_counts()
+    return {**{v.replace(" ", "_"): int(counts.get(v, 0)) for v in (*VERDICTS, "missing")},
+            "total": len(table), "profile": profile}
+
+
+#: The colour of each verdict in the report's table.
+COLOURS = {"reproduced": "#2e7d32", "partly": "#ef6c00", "not reproduced": "#c62828",
+           "missing": "#616161"}
+
+
+def _row_html(r) -> str:
+    import html
+
+    link = r.section.removeprefix("book/")
+    measured = "" if r.verdict == "missing" else (
+        f"{r.value:.4g} ± {r.spread:.2g} <small>(n = {r.n_seeds}; {html.escape(r.measured)})</small>")
+    return (f"<tr><td>{html.escape(r.figure)}</td><td>{html.escape(r.statement) or html.escape(r.id)}</td>"
+            f"<td>{measured}</td><td>{html.escape(r.profile)}</td>"
+            f"<td style='color:{COLOURS[r.verdict]};font-weight:bold'>{r.verdict}</td>"
+            + (f"<td><a href='{html.escape(link)}'>section</a></td></tr>" if link else "<td></td></tr>"))
+
+
+def claims_html(table: pd.DataFrame) -> str:
+    """The claims table (:func:`afm.lab.claims.claims_table`) as an HTML table, one row per
+    claim, the verdict coloured and linked to the section that measures it."""
+    return ("<table class='table'><thead><tr><th>Fig.</th><th>the paper says</th>"
+            "<th>we measured (mean ± std over seeds)</th><th>profile</th><th>verdict</th><th></th></tr></thead>"
+            "<tbody>" + "".join(_row_html(r) for r in table.itertuples()) + "</tbody></table>")
+
+
+def by_verdict(table: pd.DataFrame) -> str:
+    """The claims listed under each verdict, as plain text (verdicts without claims left out)."""
+    lines = []
+    for verdict in ("reproduced", "partly", "not reproduced", "missing"):
+        chosen = table[table["verdict"] == verdict]
+        if len(chosen):
+            lines.append(f"{verdict} ({len(chosen)}):")
+            lines += [f"  Fig. {r.figure}: {r.statement or r.id}" for r in chosen.itertuples()]
+    return "\n".join(lines)

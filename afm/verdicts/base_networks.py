@@ -267,3 +267,19 @@ def show_base(chapter: str, profile: str):
     record_base(table, chapter, profile)
     glue_numbers(base_numbers(table), GLUE_PREFIX[chapter])
     return style_base(table).set_caption("Base networks: test accuracy (%) against a published reference")
+
+
+def show_all_base(profile: str, prefix: str = "rep_base"):
+    """Every chapter's recorded base networks (:func:`load_base`) for the report: glues
+    ``<prefix>_n`` and ``<prefix>_provisional`` (0 and 0 when none is recorded) and returns
+    the styled table (None, after saying so, when no chapter has recorded any yet)."""
+    from afm.lab.book import glue_numbers
+
+    base = load_base(profile)
+    numbers = base_numbers(base) if len(base) else {"n": 0, "provisional": 0}
+    glue_numbers({k: numbers[k] for k in ("n", "provisional")}, prefix)
+    if not len(base):
+        print("No chapter has recorded its base networks in this profile yet.")
+        return None
+    return (style_base(base[["chapter"] + [c for c in base.columns if c != "chapter"]])
+            .set_caption("Base networks of every chapter that has run in this profile"))
