@@ -115,3 +115,46 @@ FIGURES = [
            "06_efficient_learning", plot=plotting.fig_3c_convergence, compute=convergence,
            seeds=vgg_seeds, prepare=prepare_vgg),
 ]
+
+
+def settings_numbers(profile: str) -> dict:
+    """The settings of ``profile`` as the chapter's prose states them (strings and numbers,
+    glued as ``ch6_<name>``), with the ``paper`` profile's VGG epochs and seeds beside them."""
+    import afm.data
+    from afm.lab.book import images, listing
+
+    s, paper = settings(profile), settings("paper")
+    c = max(1, round(64 * s["vgg_width"]))
+    return {"sizes": listing([images(n, 54000) for n in s["mlp_sizes"]], "{}"), "epochs": listing(s["mlp_epochs"]),
+            "seeds": len(s["seeds"]), "vgg_seeds": len(s["vgg_seeds"]), "curve_test": images(s["curve_test"], 10000),
+            **{k: listing(s[k]) for k in ("l1s", "l2s", "lams", "betas", "rhos", "vgg_lams")},
+            "width": s["vgg_width"], "channels": f"{c}, {c}, {2 * c}, {2 * c}, {4 * c}, {4 * c}",
+            "hidden": max(1, round(512 * s["vgg_width"])), "vgg_train": images(s["vgg_train_size"], 45000),
+            "vgg_val": f"{round(50000 * s['vgg_val_fraction']):,}", "vgg_epochs": s["vgg_epochs"],
+            "vgg_test": images(s["prune_eval"], 10000), "vgg_beta": s["vgg_beta"],
+            "fractions": listing([100 * f for f in s["fractions"]], "{:g} %"),
+            "fisher_samples": f"{s['fisher_samples']:,}",
+            "finetune_size": f"{s['finetune_size']:,}", "finetune_lr": s["finetune_lr"],
+            "random_draws": s["random_draws"], "recal_size": f"{s['recalibrate_size']:,}",
+            "paper_epochs": paper["vgg_epochs"], "paper_seeds": len(paper["vgg_seeds"]),
+            "standin": afm.data.CIFAR10_STANDIN_NOTE if afm.data.uses_jpeg_standin("cifar10", train=False)
+            else "CIFAR-10 here is torchvision's original copy."}
+
+
+def settings_rows(profile: str) -> list[dict]:
+    """The chapter's table of what ``profile`` runs: one row per (figure, setting, value)."""
+    s, vgg = settings(profile), vgg_spec(profile, "sgd")
+    c = max(1, round(64 * s["vgg_width"]))
+    return [
+        {"figure": "3a", "setting": "training images (epochs)",
+         "value": ", ".join(f"{'54,000' if n is None else f'{n:,}'} ({e})"
+                            for n, e in zip(s["mlp_sizes"], s["mlp_epochs"]))},
+        {"figure": "3a", "setting": "seeds", "value": str(len(s["seeds"]))},
+        {"figure": "3b, 3c", "setting": "VGG-9 channels / hidden units",
+         "value": f"{c}, {c}, {2 * c}, {2 * c}, {4 * c}, {4 * c} / {max(1, round(512 * s['vgg_width']))}"},
+        {"figure": "3b, 3c", "setting": "training images, epochs",
+         "value": f"{vgg.train_size or 45000:,}, {vgg.train.epochs}"},
+        {"figure": "3b, 3c", "setting": "validation / test images",
+         "value": f"{round(50000 * vgg.val_fraction):,} / {vgg.test_size or 10000:,}"},
+        {"figure": "3b, 3c", "setting": "seeds", "value": str(len(s["vgg_seeds"]))},
+    ]
