@@ -47,3 +47,26 @@ def test_book_hidden_code_is_within_budget():
     assert sum(per_chapter.values()) <= BUDGET, (
         f"{sum(per_chapter.values())} hidden lines > {BUDGET}: move plumbing into afm "
         f"({per_chapter})")
+
+
+def test_own_model_cost_table_hand_computed():
+    from afm.verdicts.own_model import cost_table
+
+    rows, numbers = cost_table({"cnn": {"plain_params": 1000, "plugged_params": 1250,
+                                        "plain_s": 0.002, "plugged_s": 0.003, "ratio": 1.5}})
+    assert rows[0]["extra parameters (W_f, b)"] == "250 (+25 %)"
+    assert numbers == {"ratio_cnn": 1.5, "extra_cnn": 25.0}
+
+
+def test_own_model_cause_numbers_name_the_broken_networks():
+    from afm.verdicts.own_model import cause_table
+
+    def case(paper, detached):
+        return {"gain": {v: {"features": 1.0, "logits": 2.0} for v in ("plain", "paper", "unit")},
+                "test_acc": {"plain": 0.9, "paper": paper, "detached": detached, "unit": 0.89},
+                "lr": 0.1, "dead": None}
+
+    _, n = cause_table({"resnet": case(0.5, 0.6), "cnn": case(0.88, 0.9)})
+    assert n["broken"] == "resnet" and n["unit_finding"] == "every network"
+    assert n["detach_finding"].startswith("none of the networks it breaks recovers")
+    assert n["effect_resnet"] == "hurts (-40.0 points)" and n["effect_cnn"].startswith("makes no difference")
