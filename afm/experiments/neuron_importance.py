@@ -74,8 +74,6 @@ def seeds(profile: str) -> list[int]:
     return list(settings(profile)["seeds"])
 
 
-# --- Fig. 2a, 2b: the Fashion-MNIST MLP -------------------------------------------------------
-
 def fashion_spec(profile: str, lam: float, beta: float, seed: int = 0) -> Run:
     """The complete forgetting network of Fig. 2a: SGD (momentum 0.9, lr 0.05, batch 128)."""
     s = settings(profile)
@@ -352,8 +350,6 @@ def distribution_of(spec) -> dict:
     return {"measure": measure, "importance": values,
             "stats": {k: distribution_stats(v) for k, v in values.items()}}
 
-
-# --- the runs of each figure, trained in parallel before the figures read them -----------------
 
 def prepare_ablation(profile: str, jobs: int | None = None, scheduler=None) -> dict:
     """Fig. 2a, 2b: the Fashion-MNIST grid, then the chosen (λ, β) for every seed."""

@@ -28,7 +28,9 @@ from afm.importance import neuron_importance
 from afm.layer import ForgettingLayer
 from afm.lab.cache import cached, is_cached
 from afm.lab.profiles import by_profile, check_profile
+from afm.lab.registry import Figure
 from afm.lab.sweep import run_many
+from afm.plotting import own_model as plotting
 from afm.plug import insert_forgetting_layers
 from afm.regularisers import Forgetting
 from afm.train import TrainConfig, evaluate, train
@@ -263,3 +265,14 @@ def step_fn(spec: PlugRun, x: torch.Tensor, y: torch.Tensor):
         loss.backward()
         opt.step()
     return step
+
+
+def plot_lr_grid(results_by_seed: dict):
+    """The registry's figure: every architecture's accuracy against the learning rate."""
+    return plotting.fig_lr_grid(results_by_seed, ARCHITECTURES)
+
+
+#: The chapter's figure (not in the paper), for :mod:`afm.lab.figures` (``afm run plugin``).
+FIGURES = [Figure("plugin", "Forgetting layers plugged into three networks: accuracy vs learning "
+                  "rate (not in the paper)", "09_own_model", plot=plot_lr_grid,
+                  compute=seed_results, seeds=seeds, prepare=prepare)]

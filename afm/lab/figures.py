@@ -28,16 +28,9 @@ from afm.lab.claims import claim_summary, figure_claims
 from afm.lab.profiles import check_profile
 from afm.lab.registry import Figure
 from afm.lab.sweep import run_many
-from afm.plotting import own_model as plotting_own_model
-
-# Chapter 9's figure (not in the paper); its module declares no registry entry of its own yet.
-_OWN_MODEL = [Figure("plugin", "Forgetting layers plugged into three networks: accuracy vs learning "
-                     "rate (not in the paper)", "09_own_model", plot=plotting_own_model.fig_lr_grid,
-                     compute=own_model.seed_results, seeds=own_model.seeds,
-                     prepare=own_model.prepare)]
 
 _ALL = [*forgetting_layer.FIGURES, *sparse_coding.FIGURES, *neuron_importance.FIGURES,
-        *efficient_learning.FIGURES, *balance.FIGURES, *long_memory.FIGURES, *_OWN_MODEL]
+        *efficient_learning.FIGURES, *balance.FIGURES, *long_memory.FIGURES, *own_model.FIGURES]
 # In the paper's order (1a ... 5c), then the figures the paper does not have.
 FIGURES: dict[str, Figure] = dict(sorted(((f.id, f) for f in _ALL),
                                          key=lambda item: (not item[0][0].isdigit(), item[0])))

@@ -47,14 +47,13 @@ def fig_lr(results_by_seed: dict, arch: str, title: str, usual: float):
     return fig
 
 
-def fig_lr_grid(results_by_seed: dict):
-    """Every architecture side by side (the registry's figure, ``afm run plugin``)."""
-    from afm.experiments.own_model import ARCHITECTURES
-
+def fig_lr_grid(results_by_seed: dict, architectures: dict):
+    """Every architecture side by side (the registry's figure, ``afm run plugin``);
+    ``architectures``: ``{name: {"title": ..., "usual": learning rate}}``."""
     table = accuracy_table(results_by_seed)
     fig, axes = plt.subplots(1, len(table), figsize=(5 * len(table), 3.6), constrained_layout=True)
     for ax, arch in zip(np.atleast_1d(axes), table):
-        spec = ARCHITECTURES[arch]
+        spec = architectures[arch]
         _lr_panel(ax, table, arch, spec["title"], spec["usual"])
     np.atleast_1d(axes)[0].legend(fontsize=8)
     return fig
