@@ -1,5 +1,8 @@
-"""Fig. 1c, 1f and 2d's claims under every reading: each reading judged by the chapter's
-criterion on its own measurements, the headline the default's (synthetic measurements, no training)."""
+"""Fig. 1c, 1f, 2d and 3b's claims under every reading: each reading judged by the chapter's
+verdict function (afm.verdicts) on its own measurements, the headline the default's and equal to
+the chapter's verdict (synthetic measurements, no training)."""
+
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -8,6 +11,7 @@ import torch
 from afm.experiments import forgetting_layer
 from afm.experiments import readings_claims as rc
 from afm.lab.readings import claim_readings, is_default
+from afm.verdicts import forgetting_layer as rules_1, neuron_importance as rules_3
 
 
 def check_table(claim, n_seeds, verdict_of):
@@ -21,8 +25,13 @@ def check_table(claim, n_seeds, verdict_of):
     assert (default["value"], default["verdict"]) == (claim.value, claim.verdict)
 
 
-def lateral(ex, re):
-    return {"spearman_exerted": ex, "spearman_received": re}
+def lateral(holds: bool, activity=(1.0, 1.0, 1.0, 1.0)):
+    """A Fig. 1c result built on Eq. (8)'s asymmetry: ``M_ij = E[h_i] E[h_j] (1 - σ_i) σ_j`` with
+    switches σ; Ω = σ (the claim holds) or Ω = 1 - σ (it fails)."""
+    sigma, h = np.array([0.1, 0.3, 0.6, 0.9]), np.array(activity)
+    m = np.outer(h * (1 - sigma), h * sigma)
+    np.fill_diagonal(m, 0.0)
+    return {"omega": sigma if holds else 1 - sigma, "M": m, "mean_h": h}
 
 
 def test_fig1c_claims_per_reading(monkeypatch):
@@ -31,18 +40,33 @@ def test_fig1c_claims_per_reading(monkeypatch):
     def under(profile, seed, reading):
         asked.append(seed)
         if reading["shortcut"] is False:
-            return lateral(0.4, -0.3)                       # holds
+            return lateral(True)                            # holds
         if reading.get("lateral") == "symmetric":
-            return lateral(0.4, -0.1) if seed == 0 else lateral(0.4, 0.2)  # holds in one seed
-        return lateral(-0.2, 0.1)                           # fails
+            return lateral(seed == 0)                       # holds in one seed
+        return lateral(False)                               # fails
 
     monkeypatch.setattr(rc, "fig1c_under", under)
-    default = {0: lateral(-0.2, 0.1), 1: lateral(-0.4, 0.1)}
+    default = {0: lateral(False), 1: lateral(False)}
     (claim,) = rc.fig1c_claims(default, "smoke")
     assert len(asked) == 2 * (len(rc.readings_of(rc.FIG1C_CLAIMS)) - 1)
     check_table(claim, 2, lambda r: "reproduced" if r["shortcut"] is False else
                 "partly" if r["lateral"] == "symmetric" else "not reproduced")
-    assert claim.value == pytest.approx(-0.3) and claim.verdict == "not reproduced"
+    assert claim.value == pytest.approx(-1.0) and claim.verdict == "not reproduced"
+    runs = list(default.values())
+    assert replace(claim, readings=[]) == rules_1.lateral_inhibition(
+        [r["omega"] for r in runs], [r["M"] for r in runs], [r["mean_h"] for r in runs], profile="smoke")
+    no_shortcut = next(r for r in claim.readings if r["reading"]["shortcut"] is False)
+    assert no_shortcut["value"] == pytest.approx(1.0)
+
+
+def test_fig1c_default_is_the_chapters_verdict():
+    """The default reading's claim is the chapter's own verdict, numbers and all (here with
+    unequal activities, so the per-activity division matters, and a failing seed: partly)."""
+    runs = [lateral(True, activity=(50.0, 1.0, 1.0, 1.0)), lateral(False, activity=(1.0, 2.0, 1.0, 3.0))]
+    chapter = rules_1.lateral_inhibition([r["omega"] for r in runs], [r["M"] for r in runs],
+                                         [r["mean_h"] for r in runs], profile="smoke")
+    claim = rc.fig1c_claim("fig1c-lateral-inhibition", dict(enumerate(runs)), "smoke")
+    assert claim == chapter and claim.verdict == "partly"
 
 
 def test_inhibition_matrix_by_hand():
@@ -79,48 +103,62 @@ def test_fig1f_claims_per_reading(monkeypatch):
     assert rho4["value"] == pytest.approx(0.8) and rho4["verdict"] == "not reproduced"
 
 
-def dist(ers, full, plain_ks=0.05, layers=("h0", "h1")):
-    """A Fig. 2d result: ``ers``/``full`` are (bimodality, low, high, polarisation) of every layer."""
-    keys = ("bimodality", "low", "high", "polarisation")
-    stats = {v: {l: dict(zip(keys, vals)) for l in layers} for v, vals in (("ERS", ers), ("ERS + IRS", full))}
-    stats["plain"] = {l: {"ks_uniform": plain_ks} for l in layers}
-    return {"variants": {v: {"stats": s} for v, s in stats.items()}}
+def two_ends(low, high, n=100):
+    """Half the neurons at ``low``, half at ``high`` (with a small deterministic spread)."""
+    jitter = np.linspace(0, 0.005, n // 2)
+    return np.concatenate([low + jitter, high - jitter])
 
 
-#: Bimodal in both variants, IRS more polarised (b > 5/9, ends >= 5 % each, > 50 % together).
-POLAR = dist((0.8, 0.4, 0.3, 0.6), (0.9, 0.45, 0.35, 0.7))
-#: Unimodal (everything in the middle), and IRS less polarised than ERS.
-FLAT = dist((0.4, 0.0, 0.0, 0.3), (0.4, 0.0, 0.0, 0.2), plain_ks=0.3)
+def dist(ers, full, plain, layers=("h0", "h1")):
+    """A Fig. 2d result: the importance of every layer of each network."""
+    return {"variants": {v: {"importance": {l: x for l in layers}}
+                         for v, x in (("plain", plain), ("ERS", ers), ("ERS + IRS", full))}}
+
+
+UNIFORM = np.linspace(0.01, 1.0, 100)
+#: Bimodal in both variants (half near each end), IRS more polarised; plain uniform.
+POLAR = dist(two_ends(0.05, 0.95), two_ends(0.01, 0.99), UNIFORM)
+#: Everything in the middle (no neuron near 0), IRS less polarised than ERS; plain not uniform.
+FLAT = dist(np.linspace(0.4, 0.6, 100), np.linspace(0.45, 0.55, 100), np.linspace(0.45, 0.55, 100))
 
 
 def test_fig2d_claims_per_reading(monkeypatch):
-    monkeypatch.setattr(rc, "fig2d_under",
-                        lambda profile, seed, reading: POLAR if reading["shortcut"] is False else FLAT)
+    def under(profile, seed, reading):
+        r = POLAR if reading["shortcut"] is False else FLAT
+        return {"variants": {v: r["variants"][v] for v in rc.FIG2D_VARIANTS}}  # no plain network
+
+    monkeypatch.setattr(rc, "fig2d_under", under)
     bimodal, polar, plain = rc.fig2d_claims({0: FLAT, 1: FLAT}, "smoke")
     assert (bimodal.id, polar.id) == rc.FIG2D_CLAIMS
     for claim in (bimodal, polar):
         check_table(claim, 2, lambda r: "reproduced" if r["shortcut"] is False else "not reproduced")
-    assert bimodal.value == pytest.approx(0.4) and polar.value == pytest.approx(-0.1)
+    imp = rc.importance_of({0: FLAT, 1: FLAT})
+    assert replace(bimodal, readings=[]) == rules_3.importance_bimodal(imp, profile="smoke")
+    assert replace(polar, readings=[]) == rules_3.irs_polarises(imp["ERS"], imp["ERS + IRS"], profile="smoke")
+    assert polar.value < 0
     no_shortcut = next(r for r in polar.readings if r["reading"]["shortcut"] is False)
-    assert no_shortcut["value"] == pytest.approx(0.1)
+    assert no_shortcut["value"] > 0
     # the plain network's claim: no reading bears on it, judged on the figure's own results
     assert plain.id == rc.FIG2D_UNVARIED and plain.readings == [] and plain.verdict == "not reproduced"
     assert rc.plain_near_uniform({0: POLAR}, "smoke").verdict == "reproduced"
 
 
 def test_fig2d_bimodal_needs_both_ends():
-    one_end = dist((0.8, 0.9, 0.0, 0.8), (0.8, 0.9, 0.0, 0.9))  # b high, but all near 0
+    one_end = dist(two_ends(0.01, 0.05), two_ends(0.01, 0.04), UNIFORM)  # b high, all near 0
     assert rc.fig2d_claim("fig2d-importance-bimodal", {0: one_end}, "smoke").verdict == "not reproduced"
     assert rc.fig2d_claim("fig2d-importance-bimodal", {0: POLAR, 1: one_end}, "smoke").verdict == "partly"
+    assert rc.fig2d_claim("fig2d-importance-bimodal", {0: POLAR}, "smoke").verdict == "reproduced"
     with pytest.raises(ValueError, match="varied claim"):
         rc.fig2d_claim("fig2d-plain-near-uniform", {0: POLAR}, "smoke")
 
 
 def pruned(kept_imp, kept_obd, imp20, random20):
-    """A Fig. 3b result with the fields the claims read (fractions 1, 0.5, 0.2)."""
-    return {"fractions": np.array([1.0, 0.5, 0.2]),
+    """A Fig. 3b result with the fields the claims read (the smoke fractions 1, 0.5, 0.1: the
+    last is the one nearest 20 %)."""
+    return {"fractions": np.array([1.0, 0.5, 0.1]),
             "kept": {"importance": kept_imp, "obd": kept_obd, "random": 1.0},
-            "acc": {"importance": np.array([0.9, 0.9, imp20]), "random": np.array([0.9, 0.5, random20])}}
+            "acc": {"importance": np.array([0.9, 0.9, imp20]), "random": np.array([0.9, 0.5, random20]),
+                    "obd": np.array([0.9, 0.9, 0.9])}}
 
 
 def test_fig3b_claims_per_reading(monkeypatch):

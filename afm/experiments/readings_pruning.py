@@ -3,8 +3,10 @@
 The complete VGG-9 of Fig. 3b trained under each reading of the shortcut and λ, then pruned
 by Eq. (2) read with the reading's Ω outside the forgetting layers (``eq2_outside``) and its
 threshold (``eq2_threshold``: one global, or one per layer); random pruning and iterative OBD
-of the same network are the references. Each claim is judged by the chapter's own rule,
-:func:`afm.experiments.efficient_learning.verdicts_3b`.
+of the same network are the references. Each claim is judged by the chapter's own verdict
+functions, :func:`afm.verdicts.efficient_learning.few_parameters` and
+:func:`~afm.verdicts.efficient_learning.random_worse`, on the chapter's measures
+(:func:`~afm.verdicts.efficient_learning.pruning_measures`).
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from afm.experiments.readings_claims import judged, measured_under, readings_of
 from afm.importance import neuron_importance
 from afm.lab.claims import Claim
 from afm.lab.readings import NOT_TRAINING, apply_reading, is_default, label
-from afm.lab.runs import best_on_validation, fit, fit_all, spread
+from afm.lab.runs import best_on_validation, fit, fit_all
 from afm.train import loader
 
 FIG3B_CLAIMS = ("fig3b-few-parameters", "fig3b-random-worse")
@@ -89,26 +91,14 @@ def fig3b_under(profile: str, seed: int, reading: dict) -> dict:
 
 
 def fig3b_claim(claim_id: str, by_seed: dict, profile: str) -> Claim:
-    """The chapter's rule, called (not copied): :func:`~afm.experiments.efficient_learning.verdicts_3b`."""
-    v = el.verdicts_3b(by_seed)
-    common = dict(figure="3b", chapter="06_efficient_learning", n_seeds=len(by_seed),
-                  profile=profile, section="book/06_efficient_learning.html#ch6-pruning")
+    """The chapter's verdicts, called (not copied), on its measures of ``by_seed``."""
+    from afm.verdicts import efficient_learning as rules
+
+    m = rules.pruning_measures(by_seed, el.settings(profile)["fractions"])
     if claim_id == "fig3b-few-parameters":
-        mean, std = spread(v["kept_importance"])
-        return Claim(id=claim_id, statement="Pruned by the forgetting layer's parameter importance, "
-                     "VGG-9 keeps its accuracy with about 20 % of the parameters, close to OBS",
-                     measured="smallest fraction of weights (%) whose test accuracy is within 1 point "
-                              "of the unpruned network, Eq. (2) in one shot; OBD in details",
-                     value=100 * mean, spread=100 * std, verdict=v["few"],
-                     details={"kept_importance": v["kept_importance"], "kept_obd": v["kept_obd"]},
-                     **common)
+        return rules.few_parameters(m["kept"]["importance"], m["kept"]["obd"], profile=profile)
     if claim_id == "fig3b-random-worse":
-        mean, std = spread(v["random_gap_at_20"])
-        return Claim(id=claim_id, statement="Random pruning is far worse (the lower bound)",
-                     measured="test accuracy of Eq. (2) pruning minus random pruning at 20 % of the "
-                              "weights (points)",
-                     value=100 * mean, spread=100 * std, verdict=v["random"],
-                     details={"gap_at_20": v["random_gap_at_20"]}, **common)
+        return rules.random_worse(m["acc20"]["importance"] - m["acc20"]["random"], profile=profile)
     raise ValueError(f"not a claim of Fig. 3b: {claim_id!r}; expected one of {FIG3B_CLAIMS}")
 
 
