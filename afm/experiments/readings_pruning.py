@@ -12,7 +12,6 @@ functions, :func:`afm.verdicts.efficient_learning.few_parameters` and
 from __future__ import annotations
 
 import copy
-from dataclasses import replace
 
 import numpy as np
 
@@ -43,18 +42,25 @@ def fig3b_spec(profile: str, seed: int, reading: dict):
     return apply_reading(el.vgg_spec(profile, "forgetting", int(seed), lam), reading)
 
 
+def _pruning_setup(profile: str, seed: int, reading: dict) -> tuple:
+    """The network of Fig. 3b trained under ``reading`` and what pruning it needs:
+    ``(settings, spec, model, (train, val, eval) sets, recalibration loader, fractions)``."""
+    s = el.settings(profile)
+    spec = fig3b_spec(profile, seed, reading)
+    model = spec.build(fit(spec)["state_dict"])
+    sets = spec.splits()
+    recal = loader(afm_data.subset(sets[0], s["recalibrate_size"], seed=seed + 1), 250)
+    return s, spec, model, sets, recal, list(s["fractions"])
+
+
 def _references(profile: str, seed: int, reading: dict) -> dict:
     """Random pruning and iterative OBD of the network trained under ``reading`` (they do not
     depend on how Eq. (2) is read, so they are cached per training reading)."""
     training = {k: v for k, v in reading.items() if k not in NOT_TRAINING or k == "lam_rule"}
 
     def measure() -> dict:
-        s = el.settings(profile)
-        spec = fig3b_spec(profile, seed, training)
-        model = spec.build(fit(spec)["state_dict"])
-        train_set, _, eval_set = spec.splits()
-        recal = loader(afm_data.subset(train_set, s["recalibrate_size"], seed=seed + 1), 250)
-        fractions = list(s["fractions"])
+        s, spec, model, (train_set, _, eval_set), recal, fractions = _pruning_setup(
+            profile, seed, training)
         weights = prunable_weights(model)
         draws = np.array([[elp._pruned_accuracy(model, random_scores(weights, seed=1000 * seed + d), f,
                                                eval_set, recal)[0] for f in fractions]
@@ -72,12 +78,8 @@ def fig3b_under(profile: str, seed: int, reading: dict) -> dict:
     claims read (``importance``: Eq. (2) with the reading's ``outside`` and threshold;
     ``random``, ``obd``). Cached."""
     def measure() -> dict:
-        s = el.settings(profile)
-        spec = fig3b_spec(profile, seed, reading)
-        model = spec.build(fit(spec)["state_dict"])
-        train_set, val_set, eval_set = spec.splits()
-        recal = loader(afm_data.subset(train_set, s["recalibrate_size"], seed=seed + 1), 250)
-        fractions = list(s["fractions"])
+        _, _, model, (_, val_set, eval_set), recal, fractions = _pruning_setup(
+            profile, seed, reading)
         theta = weight_importance(model, neuron_importance(model, loader(val_set)),
                                   outside=reading["eq2_outside"])
         per_layer = reading["eq2_threshold"] == "per_layer"  # keep_top_per_layer, else keep_top

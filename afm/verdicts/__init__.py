@@ -83,6 +83,26 @@ def plain(x):
     return x
 
 
+def statements(stem: str) -> tuple[str, dict[str, tuple[str, str, str]]]:
+    """The chapter ``stem``'s claims as the paper states them, from ``claims.toml`` (one table
+    of every claim the book judges): ``(chapter, {id: (figure, section anchor, statement)})``.
+
+    Example:
+        >>> chapter, claims = statements("forgetting_layer")
+        >>> chapter, claims["fig1c-lateral-inhibition"][0]
+        ('01_forgetting_layer', '1c')
+    """
+    import tomllib
+    from pathlib import Path
+
+    table = tomllib.loads((Path(__file__).with_name("claims.toml")).read_text(encoding="utf-8"))
+    if stem not in table:
+        raise KeyError(f"no chapter {stem!r} in claims.toml; chapters: {sorted(table)}")
+    rows = dict(table[stem])
+    chapter = rows.pop("chapter")
+    return chapter, {cid: (r["figure"], r["section"], r["statement"]) for cid, r in rows.items()}
+
+
 def make_claim(claims: dict, chapter: str, claim_id: str, measured: str, values, verdict: str,
                *, profile: str | None = None, details: dict | None = None,
                numbers: dict | None = None) -> Claim:

@@ -7,26 +7,9 @@ import numpy as np
 
 from afm.lab.claims import Claim, verdict_from
 from afm.lab.runs import spread
-from afm.verdicts import make_claim, per_seed
+from afm.verdicts import make_claim, per_seed, statements
 
-CHAPTER = "04_balance"
-#: id -> (figure, section anchor, what the paper states)
-CLAIMS = {
-    "fig4a-complete-layer-balance": ("4a", "bal-4a", "The complete forgetting layer has the highest "
-                                     "sparsity with near-best accuracy"),
-    "fig4a-l1-decov-sparse-but-less-accurate": ("4a", "bal-4a", "L1 and DeCov are sparse but lose "
-                                                "accuracy compared with the plain network"),
-    "fig4a-ers-alone-loses-accuracy": ("4a", "bal-4a",
-                                       "ERS alone (no shortcut) improves sparsity but loses accuracy"),
-    "fig4a-shortcut-recovers-accuracy": ("4a", "bal-4a",
-                                         "The shortcut recovers accuracy but lowers sparsity"),
-    "fig4b-forgetting-layer-more-robust": ("4b", "bal-4b", "The forgetting layer makes the network "
-                                           "more robust to perturbed neurons"),
-    "fig4b-robustness-grows-with-depth": ("4b", "bal-4b", "The forgetting layer improves robustness "
-                                          "most of all in higher layers"),
-    "fig4c-features-compact-and-separated": ("4c", "bal-4c", "The forgetting layer's features are "
-                                             "more compact and farther apart than the plain network's"),
-}
+CHAPTER, CLAIMS = statements("balance")  # id -> (figure, section anchor, what the paper states)
 #: Fig. 4a: "near-best" accuracy: within one point of the most accurate method.
 NEAR_BEST = 0.01
 

@@ -7,24 +7,9 @@ import numpy as np
 
 from afm.lab.claims import Claim
 from afm.lab.runs import spread
-from afm.verdicts import make_claim, per_seed
+from afm.verdicts import make_claim, per_seed, statements
 
-CHAPTER = "06_efficient_learning"
-#: id -> (figure, section anchor, what the paper states)
-CLAIMS = {
-    "fig3a-gain-over-sgd": ("3a", "ch6-structure", "The forgetting layer improves test accuracy by "
-                            "nearly 13 % over plain SGD (over-parameterised MLP, Fashion-MNIST)"),
-    "fig3a-ordering-l1-l2": ("3a", "ch6-structure", "L1 improves slightly over SGD, L2 moderately, "
-                             "and both stay well below the forgetting layer"),
-    "fig3b-few-parameters": ("3b", "ch6-pruning", "Pruned by the forgetting layer's parameter "
-                             "importance, VGG-9 keeps its accuracy with about 20 % of the "
-                             "parameters, close to OBS"),
-    "fig3b-random-worse": ("3b", "ch6-pruning", "Random pruning is far worse (the lower bound)"),
-    "fig3c-convergence": ("3c", "ch6-convergence", "With forgetting layers, VGG-9 reaches a lower "
-                          "training loss with a smoother curve than sgd"),
-    "fig3c-without-losses": ("3c", "ch6-convergence", "Without the ERS/IRS losses (forgetting "
-                             "layer*), the loss is higher and fluctuates more than sgd's"),
-}
+CHAPTER, CLAIMS = statements("efficient_learning")  # id -> (figure, section anchor, what the paper states)
 METHODS = ("sgd", "l1", "l2", "forgetting")
 #: Fig. 3a: "a nearly 13 % improvement": a gain of at least 10 accuracy points.
 BIG_GAIN = 0.10

@@ -7,16 +7,9 @@ import numpy as np
 
 from afm.lab.claims import Claim, verdict_from
 from afm.lab.runs import spread
-from afm.verdicts import make_claim, per_seed
+from afm.verdicts import make_claim, per_seed, statements
 
-CHAPTER = "01_forgetting_layer"
-#: id -> (figure, section anchor, what the paper states)
-CLAIMS = {
-    "fig1b-shortcut-gradients": ("1b", "ch1-shortcut",
-                                 "The shortcut keeps the gradients of excitatory neurons from vanishing"),
-    "fig1c-lateral-inhibition": ("1c", "ch1-lateral",
-                                 "An essential neuron is inhibited less and inhibits others more"),
-}
+CHAPTER, CLAIMS = statements("forgetting_layer")  # id -> (figure, section anchor, what the paper states)
 
 #: A neuron whose mean activation E[h] is at most this never fires: it is left out of Fig. 1c's
 #: per-activity measures (it inhibits and receives nothing).

@@ -7,24 +7,24 @@ import numpy as np
 
 from afm.lab.claims import Claim
 from afm.lab.runs import spread
-from afm.verdicts import make_claim, paired, per_seed
+from afm.verdicts import make_claim, paired, per_seed, statements
 
-CHAPTER = "05_long_memory"
-NAMES = {"ewc": "EWC", "mas": "MAS", "anpyc": "ANPyC"}
-#: id -> (figure, section anchor, what the paper states)
-CLAIMS = {
-    "fig5b-ewcf-first-task": ("5b", "ch5-sequence",
-                              "EWC with forgetting layers keeps the first task better than EWC"),
-    "fig5b-ewcf-average": ("5b", "ch5-sequence", "EWC with forgetting layers beats EWC on the "
-                           "average accuracy over the tasks"),
-    "fig5b-ewcf-near-joint": ("5b", "ch5-sequence",
-                              "EWC with forgetting layers is almost on par with joint training"),
-    "fig5b-gap-widens": ("5b", "ch5-sequence", "The advantage of ewc_f grows with the number of tasks"),
-    **{f"fig5c-polarisation-{m}": ("5c", "ch5-importance", f"Forgetting layers polarise the parameter "
-                                   f"importance of {name}") for m, name in NAMES.items()},
-}
+CHAPTER, CLAIMS = statements("long_memory")  # id -> (figure, section anchor, what the paper states)
 #: Fig. 5b: "almost on par with joint training": within this many points of joint's mean accuracy.
 ON_PAR = 1.0
+
+
+def _ewcf_claim(claim_id: str, what: str, f, e, key: str, profile, details: dict) -> Claim:
+    """Fig. 5b's paired rule on the per-seed differences ewc_f − ewc; numbers glued as
+    ``verdict_<key>``, ``<key>_gain``, ``<key>_gain_sd``, ``<key>_p``."""
+    d = np.asarray(f, float) - np.asarray(e, float)
+    verdict, p = paired(d)
+    mean, sd = spread(d)
+    return make_claim(CLAIMS, CHAPTER, claim_id, f"{what}, ewc_f − ewc (points); one-sided "
+                      "paired t-test p in details", d, verdict, profile=profile,
+                      numbers={f"verdict_{key}": verdict, f"{key}_gain": mean,
+                               f"{key}_gain_sd": sd, f"{key}_p": p},
+                      details={"ewc_f": f, "ewc": e, "p": p, **details})
 
 
 def ewcf_first_task(first_f, first_e, *, profile: str | None = None) -> Claim:
@@ -34,14 +34,8 @@ def ewcf_first_task(first_f, first_e, *, profile: str | None = None) -> Claim:
     paired t-test at 5 %): a difference of a few points between two noisy sequences is
     judged against the seed-to-seed spread, not by "higher in every seed".
     """
-    d = np.asarray(first_f, float) - np.asarray(first_e, float)
-    verdict, p = paired(d)
-    return make_claim(CLAIMS, CHAPTER, "fig5b-ewcf-first-task",
-                      "test accuracy on task 1 after the last task, ewc_f − ewc (points); one-sided "
-                      "paired t-test p in details", d, verdict, profile=profile,
-                      numbers={"verdict_first": verdict, "first_gain": spread(d)[0],
-                               "first_gain_sd": spread(d)[1], "first_p": p},
-                      details={"ewc_f": first_f, "ewc": first_e, "p": p})
+    return _ewcf_claim("fig5b-ewcf-first-task", "test accuracy on task 1 after the last task",
+                       first_f, first_e, "first", profile, {})
 
 
 def ewcf_average(avg_f, avg_e, *, profile: str | None = None, details: dict | None = None) -> Claim:
@@ -50,14 +44,8 @@ def ewcf_average(avg_f, avg_e, *, profile: str | None = None, details: dict | No
 
     Rule: :func:`afm.verdicts.paired` on ewc_f − ewc, as :func:`ewcf_first_task`.
     """
-    d = np.asarray(avg_f, float) - np.asarray(avg_e, float)
-    verdict, p = paired(d)
-    return make_claim(CLAIMS, CHAPTER, "fig5b-ewcf-average",
-                      "mean test accuracy over the tasks after the last, ewc_f − ewc (points); "
-                      "one-sided paired t-test p in details", d, verdict, profile=profile,
-                      numbers={"verdict_avg": verdict, "avg_gain": spread(d)[0],
-                               "avg_gain_sd": spread(d)[1], "avg_p": p},
-                      details={"ewc_f": avg_f, "ewc": avg_e, "p": p, **(details or {})})
+    return _ewcf_claim("fig5b-ewcf-average", "mean test accuracy over the tasks after the last",
+                       avg_f, avg_e, "avg", profile, details or {})
 
 
 def ewcf_near_joint(avg_joint, avg_f, avg_e, *, profile: str | None = None) -> Claim:

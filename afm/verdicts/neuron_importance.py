@@ -8,29 +8,9 @@ import numpy as np
 from afm.analysis.stats import UNIFORM_BIMODALITY, bimodality_coefficient, end_shares, polarisation
 from afm.lab.claims import Claim
 from afm.lab.runs import spread
-from afm.verdicts import ALPHA, make_claim, per_seed
+from afm.verdicts import ALPHA, make_claim, per_seed, statements
 
-CHAPTER = "03_neuron_importance"
-#: id -> (figure, section anchor, what the paper states)
-CLAIMS = {
-    "fig2a-positive-order-80": ("2a", "ch3-ablation", "Removing the 80 % least important neurons "
-                                "costs less than 10 % test accuracy"),
-    "fig2a-inverse-order-5": ("2a", "ch3-ablation", "Removing fewer than 5 % of the neurons, most "
-                              "important first, collapses the network"),
-    "fig2a-random-between": ("2a", "ch3-ablation",
-                             "Random ablation lies between the positive and the inverse order"),
-    "fig2b-higher-layers-critical": ("2b", "ch3-layers", "Higher-layer neurons are more critical: "
-                                     "targeted forgetting of a higher layer destroys more of the task"),
-    "fig2c-top-channels-collapse": ("2c", "ch3-channels", "Removing the top-1 / top-10 most important "
-                                    "channels collapses a CNN with forgetting layers far more than "
-                                    "the plain CNN"),
-    "fig2d-importance-bimodal": ("2d", "ch3-distributions", "With the forgetting layer, neuron "
-                                 "importance is bimodal, most values near both ends"),
-    "fig2d-irs-polarises": ("2d", "ch3-distributions",
-                            "Lateral inhibition (IRS) further polarises the distribution of importance"),
-    "fig2d-plain-near-uniform": ("2d", "ch3-distributions",
-                                 "The plain network's importance is distributed near uniformly"),
-}
+CHAPTER, CLAIMS = statements("neuron_importance")  # id -> (figure, section anchor, what the paper states)
 #: Fig. 2a: "degradation below 10 %", read as at most 10 accuracy points lost at 80 % removed.
 MAX_DROP_80 = 0.10
 #: Fig. 2a: "collapses" at 5 % removed: at most twice chance accuracy (10 classes) is left.

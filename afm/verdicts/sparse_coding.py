@@ -7,24 +7,9 @@ import numpy as np
 
 from afm.lab.claims import Claim
 from afm.lab.runs import spread
-from afm.verdicts import make_claim, paired, per_seed
+from afm.verdicts import make_claim, paired, per_seed, statements
 
-CHAPTER = "02_sparse_coding"
-#: id -> (figure, section anchor, what the paper states)
-CLAIMS = {
-    "fig1d-activation-decreased": ("1d", "ch2-activations", "The forgetting layer substantially "
-                                   "decreases the activation of excitatory neurons"),
-    "fig1e-sparsity-raised": ("1e", "ch2-sparsity", "The forgetting layer (ERS, and ERS + IRS) makes "
-                              "the excitatory neurons much sparser than in the plain network"),
-    "fig1e-ers-sparser-than-irs": ("1e", "ch2-sparsity",
-                                   "Adding lateral inhibition (IRS) to ERS reduces sparsity"),
-    "fig1e-irs-generalises": ("1e", "ch2-sparsity", "Lateral inhibition (IRS) vastly improves the "
-                              "generalisation accuracy over ERS alone"),
-    "fig1e-upper-layer-less-sparse": ("1e", "ch2-sparsity", "The upper hidden layer is less sparse "
-                                      "than the lower one, with and without forgetting layers"),
-    "fig1f-switches-close": ("1f", "ch2-switches",
-                             "The switches start half open and most of them close by the end of training"),
-}
+CHAPTER, CLAIMS = statements("sparse_coding")  # id -> (figure, section anchor, what the paper states)
 VARIANTS = ("plain", "ERS", "ERS + IRS")
 #: the glue names of the variants in the chapter's prose
 KEY = {"plain": "plain", "ERS": "ers", "ERS + IRS": "full"}
