@@ -241,3 +241,25 @@ def test_eq2_follows_the_forward_pass_through_residual_blocks_and_flattening():
     assert feeds["7"] == (None, "4.relu.forget.1")  # the classifier reads the last block
     cnn, _ = insert_forgetting_layers(plain_cnn(), torch.zeros(1, 1, 28, 28))
     assert cnn.forgetting_feeds["7"] == ("8.forget.0", "4.forget.0")  # 32·7·7 inputs, 32 channels
+
+
+def test_the_chapters_runs_are_runs_of_the_one_protocol():
+    from afm.experiments import own_model
+    from afm.lab.runs import ARCHITECTURES, Run
+
+    assert set(own_model.ARCHITECTURES) <= set(ARCHITECTURES)
+    run = own_model.plugged_run("cnn", "paper", 0.1, seed=3)
+    assert isinstance(run, Run) and run.train.seed == 3 and run.train.optimizer == "sgd"
+    torch.manual_seed(3)  # Run.build seeds as the chapter did: the plain network, then plugged
+    by_hand, _ = insert_forgetting_layers(plain_cnn(), torch.zeros(2, 1, 28, 28), unit_gain=False)
+    built = run.build()
+    assert [n for n, _ in afm.forgetting_layers(built)] == [n for n, _ in afm.forgetting_layers(by_hand)]
+    x = torch.randn(4, 1, 28, 28)
+    torch.testing.assert_close(built.eval()(x), by_hand.eval()(x))
+    assert [type(r).__name__ for r in run.regularisers()] == ["Forgetting"]
+    plain = own_model.plugged_run("cnn", "plain")
+    assert plain.regularisers() == [] and list(afm.forgetting_layers(plain.build())) == []
+    with pytest.raises(ValueError, match="unknown variant 'gated'"):
+        Run(arch="cnn", options=(("variant", "gated"),)).build()
+    with pytest.raises(ValueError, match="needs forgetting=True"):
+        Run(arch="cnn", options=(("variant", "unit"),), forgetting=False).build()

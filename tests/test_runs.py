@@ -61,8 +61,8 @@ def test_run_is_a_json_cache_key_and_round_trips():
 
 
 def test_run_rejects_unknown_settings():
-    with pytest.raises(ValueError, match="unknown architecture 'resnet'"):
-        Run(arch="resnet")
+    with pytest.raises(ValueError, match="unknown architecture 'alexnet'"):
+        Run(arch="alexnet")
     with pytest.raises(ValueError, match="epoch_eval"):
         Run(epoch_eval="train")
 
@@ -72,7 +72,9 @@ def test_every_architecture_builds_the_same_weights_for_the_same_seed():
              "lenet5": (Run(arch="lenet5", forgetting=(True, True, False, False)), LeNet5),
              "vgg9": (Run(arch="vgg9", options=(("width", 0.125),)), VGG9),
              "multihead_mlp": (Run(arch="multihead_mlp", widths=(784, 16), options=(("n_tasks", 2),),
-                                   forgetting=False), torch.nn.Module)}
+                                   forgetting=False), torch.nn.Module),
+             **{arch: (Run(arch=arch, options=(("variant", "unit"),)), torch.nn.Module)
+                for arch in ("resnet", "transformer", "cnn")}}
     assert set(cases) == set(ARCHITECTURES)
     for run, cls in cases.values():
         a, b = run.build(), run.build()

@@ -6,15 +6,16 @@ forgetting layer), ``"paper"`` (forgetting layers as the book reads the paper,
 output ``h + h ⊙ σ``), and ``"unit"`` (the plug-in default, the same layers with
 ``unit_gain=True``, output ``(h + h ⊙ σ) / 1.5``). The forgetting layers go in
 with one call, :func:`afm.insert_forgetting_layers`, after every activation,
-and train with the inhibition loss (Eq. 6). One run is a :class:`PlugRun`,
-trained once and cached; :func:`seed_results` gathers a seed's grid and reads
+and train with the inhibition loss (Eq. 6). One run is a :class:`afm.lab.runs.Run`
+(:func:`plugged_run`; its network is built by :func:`build`), trained once and cached
+(:func:`plug_run`); :func:`seed_results` gathers a seed's grid and reads
 what Ω says about the trained models (:func:`omega_pruning`).
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 
 import numpy as np
 import torch
@@ -22,17 +23,16 @@ from torch import nn
 
 from afm import data as afm_data
 from afm.analysis.ablation import ablation_curve, units_to_remove
-from afm.device import seed_everything
 from afm.experiments import own_model_nets as nets
 from afm.importance import neuron_importance
 from afm.layer import ForgettingLayer
 from afm.lab.cache import cached, is_cached
 from afm.lab.profiles import by_profile, check_profile
 from afm.lab.registry import Figure
+from afm.lab.runs import Run
 from afm.lab.sweep import run_many
 from afm.plotting import own_model as plotting
 from afm.plug import insert_forgetting_layers
-from afm.regularisers import Forgetting
 from afm.train import TrainConfig, evaluate, train
 
 #: How each network is built, trained and fed: builder, dataset, example shape, optimizer,
@@ -65,32 +65,44 @@ class DetachedGate(ForgettingLayer):
         return super().switches(h.detach())
 
 
-@dataclass(frozen=True)
-class PlugRun:
-    """One training run of the chapter: architecture, variant, learning rate, budget, seed."""
+def plugged_run(arch: str, variant: str = "unit", lr: float | None = None, train_size: int | None = 4000,
+                epochs: int = 3, batch_size: int = 128, eval_size: int | None = None, seed: int = 0) -> Run:
+    """One training run of the chapter, as a :class:`~afm.lab.runs.Run`: ``arch``'s network,
+    ``variant`` (option ``"variant"``), the optimizer of ``arch`` at rate ``lr`` (default: the
+    usual one), λ = :data:`LAM` unless plain, and ``eval_size`` (option) validation/test images.
 
-    arch: str = "cnn"
-    variant: str = "unit"
-    lr: float = 0.05
-    train_size: int | None = 4000
-    epochs: int = 3
-    batch_size: int = 128
-    eval_size: int | None = None
-    seed: int = 0
+    Example:
+        >>> run = plugged_run("cnn", "paper", 0.1, eval_size=500)
+        >>> run.option("variant"), run.train.lr, run.train.optimizer, run.dataset
+        ('paper', 0.1, 'sgd', 'fashion-mnist')
+    """
+    if arch not in ARCHITECTURES:
+        raise ValueError(f"unknown network {arch!r}: expected one of {list(ARCHITECTURES)}")
+    spec, plugged = ARCHITECTURES[arch], variant != "plain"
+    config = TrainConfig(epochs=epochs, batch_size=batch_size, lr=spec["usual"] if lr is None else lr,
+                         optimizer=spec["optimizer"], seed=seed)
+    return Run(arch=arch, options=(("variant", variant), ("eval_size", eval_size)), forgetting=plugged,
+               dataset=spec["dataset"], train_size=train_size, train=config, lam=LAM if plugged else 0.0,
+               seed=seed)
 
-    def build(self) -> nn.Module:
-        """The untrained network (the same weights for the same seed), plugged unless plain."""
-        spec = ARCHITECTURES[self.arch]
-        seed_everything(self.seed)
-        model = spec["build"]()
-        if self.variant != "plain":
-            layer = DetachedGate if self.variant == "detached" else ForgettingLayer
-            model, _ = insert_forgetting_layers(model, torch.zeros(2, *spec["shape"]),
-                                                unit_gain=self.variant == "unit", layer=layer)
-        return model
 
-    def regularisers(self) -> list:
-        return [] if self.variant == "plain" else [Forgetting(LAM)]
+def build(run: Run) -> nn.Module:
+    """The builder of the chapter's networks in :data:`afm.lab.runs.ARCHITECTURES`: ``run.arch``'s
+    network, plugged (:func:`afm.insert_forgetting_layers`) unless ``run.option("variant")`` is
+    ``"plain"``; ``"unit"`` sets ``unit_gain=True``, ``"detached"`` uses :class:`DetachedGate`."""
+    variant = run.option("variant", "unit")
+    if variant not in (*VARIANTS, "detached"):
+        raise ValueError(f"unknown variant {variant!r}: expected one of {[*VARIANTS, 'detached']}")
+    if run.has_forgetting != (variant != "plain"):
+        raise ValueError(f"variant {variant!r} needs forgetting={variant != 'plain'}, "
+                         f"got {run.forgetting!r}; make the run with plugged_run()")
+    spec = ARCHITECTURES[run.arch]
+    model = spec["build"]()
+    if variant != "plain":
+        layer = DetachedGate if variant == "detached" else ForgettingLayer
+        model, _ = insert_forgetting_layers(model, torch.zeros(2, *spec["shape"]),
+                                            unit_gain=variant == "unit", layer=layer)
+    return model
 
 
 def settings(profile: str) -> dict:
@@ -125,15 +137,13 @@ def splits(arch: str, train_size: int | None, seed: int, eval_size: int | None =
             afm_data.subset(test_set, eval_size))
 
 
-def _train(spec: PlugRun) -> dict:
-    train_set, val_set, test_set = splits(spec.arch, spec.train_size, spec.seed, spec.eval_size)
-    model = spec.build()
-    config = TrainConfig(epochs=spec.epochs, batch_size=spec.batch_size, lr=spec.lr,
-                         optimizer=ARCHITECTURES[spec.arch]["optimizer"], seed=spec.seed)
+def _train(run: Run) -> dict:
+    train_set, val_set, test_set = splits(run.arch, run.train_size, run.seed, run.option("eval_size"))
+    model = run.build()
     start = time.perf_counter()
     try:
-        history = train(model, train_set, config, spec.regularisers(),
-                        desc=f"{spec.arch} {spec.variant} lr={spec.lr:g} seed={spec.seed}")
+        history = train(model, train_set, run.train, run.regularisers(),
+                        desc=f"{run.arch} {run.option('variant')} lr={run.train.lr:g} seed={run.seed}")
         loss, diverged = history.loss, False
     except FloatingPointError:  # the loss became NaN: the run failed at this learning rate
         loss, diverged = [], True
@@ -146,15 +156,17 @@ def _train(spec: PlugRun) -> dict:
             "seconds": time.perf_counter() - start}
 
 
-def plug_run(spec: PlugRun) -> dict:
-    """Train (or load from the result cache) one run."""
-    return cached("plug_run", asdict(spec), lambda: _train(spec))
+def plug_run(run: Run) -> dict:
+    """Train (or load from the result cache) one run of :func:`plugged_run`. Unlike
+    :func:`afm.lab.runs.fit`, a run whose loss becomes NaN is recorded (``"diverged"``, chance
+    accuracy), not raised, and the result keeps ``"parameters"``, ``"seconds"`` and ``"batch_loss"``."""
+    return cached("plug_run", asdict(run), lambda: _train(run))
 
 
-def grid(profile: str, seed: int | None = None) -> list[PlugRun]:
+def grid(profile: str, seed: int | None = None) -> list[Run]:
     """Every run of ``profile`` (of one seed, or of all): architecture × variant × lr × seed."""
     s = settings(profile)
-    return [PlugRun(arch, variant, lr, s["train_size"], s["epochs"], eval_size=s["eval_size"], seed=sd)
+    return [plugged_run(arch, variant, lr, s["train_size"], s["epochs"], eval_size=s["eval_size"], seed=sd)
             for sd in (s["seeds"] if seed is None else [seed])
             for arch in ARCHITECTURES for variant in VARIANTS for lr in lrs(profile, arch)]
 
@@ -167,13 +179,11 @@ def prepare(profile: str, jobs: int | None = None, scheduler=None) -> None:
                  desc=f"{len(todo)} plug-in runs")
 
 
-def omega_pruning(spec: PlugRun, n_eval: int | None) -> dict:
+def omega_pruning(spec: Run, n_eval: int | None) -> dict:
     """What Ω says about a trained plugged network: Ω of every gated unit, the share of each
     layer among the 30 % least important units, and test accuracy as the least important (by
     Ω) or random units are silenced (:func:`afm.analysis.ablation.ablation_curve`)."""
-    model = spec.build()
-    model.load_state_dict(plug_run(spec)["state_dict"])
-    model.eval()
+    model = spec.build(plug_run(spec)["state_dict"])
     test_set = splits(spec.arch, 0, spec.seed)[2]
     x, y = test_set.tensors
     n = len(y) if n_eval is None else min(n_eval, len(y))
@@ -184,7 +194,7 @@ def omega_pruning(spec: PlugRun, n_eval: int | None) -> dict:
     return {"omega": {k: v.numpy() for k, v in omega.items()},
             "removed_share": {k: len(v) / len(omega[k]) for k, v in removed.items()},
             "fractions": list(PRUNE_FRACTIONS), "acc_omega": curves["positive"],
-            "acc_random": curves["random"], "lr": spec.lr}
+            "acc_random": curves["random"], "lr": spec.train.lr}
 
 
 def seed_results(profile: str, seed: int = 0) -> dict:
@@ -194,14 +204,14 @@ def seed_results(profile: str, seed: int = 0) -> dict:
     rows = []
     for spec in grid(profile, seed):
         run = plug_run(spec)
-        rows.append({"arch": spec.arch, "variant": spec.variant, "lr": spec.lr,
+        rows.append({"arch": spec.arch, "variant": spec.option("variant"), "lr": spec.train.lr,
                      "val_acc": run["val_acc"], "test_acc": run["test_acc"],
                      "diverged": run["diverged"], "parameters": run["parameters"]})
     omega = {}
     for arch in ARCHITECTURES:
         grid_lrs = lrs(profile, arch)
         usual = min(grid_lrs, key=lambda lr: abs(np.log(lr / ARCHITECTURES[arch]["usual"])))
-        omega[arch] = omega_pruning(PlugRun(arch, "unit", usual, s["train_size"], s["epochs"],
+        omega[arch] = omega_pruning(plugged_run(arch, "unit", usual, s["train_size"], s["epochs"],
                                             eval_size=s["eval_size"], seed=seed), s["prune_eval"])
     return {"rows": rows, "omega": omega}
 
@@ -232,7 +242,7 @@ def measure_step_times(steps: int) -> dict:
         for arch, spec in ARCHITECTURES.items():
             x = torch.rand(128, *spec["shape"])
             y = torch.randint(0, 10, (128,))
-            fns = {v: step_fn(PlugRun(arch, v), x, y) for v in ("plain", "unit")}
+            fns = {v: step_fn(plugged_run(arch, v), x, y) for v in ("plain", "unit")}
             times = {v: [] for v in fns}
             for _ in range(steps):
                 for v, fn in fns.items():
@@ -242,8 +252,8 @@ def measure_step_times(steps: int) -> dict:
             med = {v: statistics.median(t[1:] or t) for v, t in times.items()}
             out[arch] = {"plain_s": med["plain"], "plugged_s": med["unit"],
                          "ratio": med["unit"] / med["plain"],
-                         "plain_params": _count(PlugRun(arch, "plain").build()),
-                         "plugged_params": _count(PlugRun(arch, "unit").build())}
+                         "plain_params": _count(plugged_run(arch, "plain").build()),
+                         "plugged_params": _count(plugged_run(arch, "unit").build())}
     finally:
         torch.set_num_threads(previous)
     return out
@@ -253,7 +263,7 @@ def _count(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
-def step_fn(spec: PlugRun, x: torch.Tensor, y: torch.Tensor):
+def step_fn(spec: Run, x: torch.Tensor, y: torch.Tensor):
     """One training step of ``spec``'s network on ``(x, y)`` (momentum SGD), as a closure."""
     model = spec.build().train()
     regs = spec.regularisers()

@@ -16,13 +16,12 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import torch
 from torch import nn
 
-from afm.experiments.own_model import ARCHITECTURES, PlugRun, plug_run, splits
+from afm.experiments.own_model import ARCHITECTURES, plug_run, plugged_run, splits
 from afm.lab.cache import cached
+from afm.lab.runs import Run
 
 
 def _rms(t: torch.Tensor) -> float:
@@ -35,7 +34,7 @@ def initial_gain(arch: str, n: int = 256, seed: int = 0) -> dict:
     x = splits(arch, n, seed)[0].tensors[0]
     out = {}
     for variant in ("plain", "paper", "unit"):
-        model = PlugRun(arch, variant, seed=seed).build().eval()
+        model = plugged_run(arch, variant, seed=seed).build().eval()
         head = [m for m in model.modules() if isinstance(m, nn.Linear)][-1]
         seen = []
         handle = head.register_forward_hook(lambda _m, inputs, _o: seen.append(inputs[0]))
@@ -46,12 +45,10 @@ def initial_gain(arch: str, n: int = 256, seed: int = 0) -> dict:
     return out
 
 
-def dead_share(spec: PlugRun, n: int = 1000) -> float:
+def dead_share(spec: Run, n: int = 1000) -> float:
     """The share of ReLU units (channels of feature maps) of the trained run ``spec`` that are 0
     for every one of ``n`` test images (every ReLU call of the network counted separately)."""
-    model = spec.build()
-    model.load_state_dict(plug_run(spec)["state_dict"])
-    model.eval()
+    model = spec.build(plug_run(spec)["state_dict"])
     x = splits(spec.arch, 0, spec.seed, n)[2].tensors[0]
     fired: list[torch.Tensor] = []
     handles = [m.register_forward_hook(
@@ -76,15 +73,15 @@ def _cause(profile: str) -> dict:
     settings = chapter_settings(profile)
     out = {}
     for arch, spec in ARCHITECTURES.items():
-        usual = PlugRun(arch, "paper", spec["usual"], settings["train_size"], settings["epochs"],
-                        eval_size=settings["eval_size"])
-        runs = {v: plug_run(replace(usual, variant=v)) for v in ("plain", "paper", "unit", "detached")}
+        usual = {v: plugged_run(arch, v, spec["usual"], settings["train_size"], settings["epochs"],
+                                eval_size=settings["eval_size"]) for v in ("plain", "paper", "unit", "detached")}
+        runs = {v: plug_run(usual[v]) for v in usual}
         out[arch] = {
             "gain": initial_gain(arch),
             "lr": spec["usual"],
             "test_acc": {v: r["test_acc"] for v, r in runs.items()},
             "batch_loss": {v: r["batch_loss"] for v, r in runs.items()},
-            "dead": {v: dead_share(replace(usual, variant=v)) for v in ("plain", "paper", "unit")}
+            "dead": {v: dead_share(usual[v]) for v in ("plain", "paper", "unit")}
             if arch != "transformer" else None,
         }
     return out

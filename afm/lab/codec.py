@@ -36,7 +36,7 @@ MAX_HEADER = 4096
 
 #: The dataclasses a cache entry may hold, by the name an entry stores (see :func:`allowed_types`).
 ALLOWED = frozenset({"Run", "History", "TrainConfig", "Forgetting", "L1", "L2", "SequenceResult",
-                     "PlugRun", "Claim"})
+                     "Claim"})
 
 
 @functools.lru_cache(maxsize=1)
@@ -44,14 +44,13 @@ def allowed_types() -> dict[str, type]:
     """``{name: class}`` of :data:`ALLOWED`: the only classes an entry can make, imported here
     by fixed import statements (an entry holds a name, never a module path)."""
     from afm.baselines.continual import SequenceResult
-    from afm.experiments.own_model import PlugRun
     from afm.lab.claims import Claim
     from afm.lab.runs import Run
     from afm.regularisers import L1, L2, Forgetting
     from afm.train import History, TrainConfig
 
     types = {c.__name__: c for c in (Run, History, TrainConfig, Forgetting, L1, L2,
-                                     SequenceResult, PlugRun, Claim)}
+                                     SequenceResult, Claim)}
     assert set(types) == ALLOWED
     return types
 

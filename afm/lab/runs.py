@@ -52,9 +52,16 @@ def _multihead_mlp(run: Run) -> nn.Module:
                         rho=run.rho, shortcut=run.shortcut, gate=run.gate)
 
 
+def _own_model(run: Run) -> nn.Module:
+    from afm.experiments.own_model import build
+
+    return build(run)  # chapter 9's networks, plugged as ``run.option("variant")`` says
+
+
 #: ``name -> build(run)``: the networks a :class:`Run` can train. A new architecture is one entry.
 ARCHITECTURES: dict[str, Callable[[Run], nn.Module]] = {
-    "mlp": _mlp, "lenet5": _lenet5, "vgg9": _vgg9, "multihead_mlp": _multihead_mlp}
+    "mlp": _mlp, "lenet5": _lenet5, "vgg9": _vgg9, "multihead_mlp": _multihead_mlp,
+    "resnet": _own_model, "transformer": _own_model, "cnn": _own_model}
 #: What :func:`fit` evaluates after every epoch (``History.eval_acc``).
 EPOCH_EVAL = ("val", "test")
 
@@ -65,7 +72,9 @@ class Run:
 
     Args:
         arch: a key of :data:`ARCHITECTURES`; ``widths`` (MLPs) and ``options``
-            (``(name, value)`` pairs, e.g. ``(("width", 0.125),)`` for VGG-9) shape it.
+            (``(name, value)`` pairs, e.g. ``(("width", 0.125),)`` for VGG-9, or
+            ``(("variant", "unit"),)`` for chapter 9's networks,
+            :func:`afm.experiments.own_model.build`) shape it.
         forgetting: forgetting layers after every hidden layer, none, or one flag per layer;
             ``shortcut``, ``gate``, ``rho`` configure them (Eq. 3-5); ``lateral`` is the
             reading of Eq. (8) (``"asymmetric"`` or ``"symmetric"``).
@@ -86,10 +95,10 @@ class Run:
         >>> run = Run(widths=(784, 32, 10), lam=1.0, train=TrainConfig(epochs=2))
         >>> run.train.epochs, [type(r).__name__ for r in run.regularisers()]
         (2, ['Forgetting'])
-        >>> Run(arch="resnet")
+        >>> Run(arch="alexnet")
         Traceback (most recent call last):
             ...
-        ValueError: unknown architecture 'resnet': expected one of ['mlp', 'lenet5', 'vgg9', 'multihead_mlp']
+        ValueError: unknown architecture 'alexnet': expected one of ['mlp', 'lenet5', 'vgg9', 'multihead_mlp', 'resnet', 'transformer', 'cnn']
     """
 
     arch: str = "mlp"
