@@ -109,7 +109,7 @@ def capture_gradients(model: nn.Module, x: torch.Tensor, y: torch.Tensor,
         x: ``(B, ...)`` inputs, on the model's device.
         y: ``(B,)`` int64 labels.
         regularisers: callables ``reg(model) -> scalar`` added to the loss.
-        names: module names; by default as in :func:`capture_activations`.
+        names: module names; by default as in :func:`afm.capture_activations`.
 
     Returns:
         ``{name: (B, N)}`` gradients on the CPU (4-D outputs averaged over ``H, W``).

@@ -36,7 +36,7 @@ from torch import nn
 
 from afm.layer import ForgettingLayer
 
-#: The activations after which :func:`insert_forgetting_layers` plugs a layer by default.
+#: The activations after which :func:`afm.insert_forgetting_layers` plugs a layer by default.
 DEFAULT_AFTER: tuple[type[nn.Module], ...] = (
     nn.ReLU, nn.ReLU6, nn.GELU, nn.SiLU, nn.LeakyReLU, nn.ELU, nn.Mish, nn.Hardswish)
 

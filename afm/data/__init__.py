@@ -66,7 +66,7 @@ class ByteImages(TensorDataset):
 
     Reading gives float32 in [0, 1], the numbers of ``images.float() / 255``: ``.tensors``
     converts the whole set on each access, ``dataset[i]`` converts the samples asked for,
-    and :func:`afm.train.train`, :func:`afm.train.evaluate` and :func:`afm.train.loader`
+    and :func:`afm.train`, :func:`afm.evaluate` and ``afm.train.loader``
     convert batch by batch (``stored_tensors`` holds the uint8 images). CIFAR-10 takes
     154 MB this way instead of 614 MB.
 

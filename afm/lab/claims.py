@@ -43,10 +43,10 @@ class Claim:
         section: a link to the section of the book that measures it.
         details: further JSON-serialisable numbers, e.g. per seed.
         readings: the per-reading table, one dict per reading with ``reading`` (its settings),
-            ``value``, ``spread``, ``n_seeds`` and ``verdict`` (see :func:`headline_and_readings`);
+            ``value``, ``spread``, ``n_seeds`` and ``verdict`` (see ``headline_and_readings``);
             empty where the claim was measured under the default reading only.
         numbers: the named numbers the chapter's prose glues (see
-            :func:`afm.lab.book.glue_claims`), verdicts included.
+            ``afm.lab.book.glue_claims``), verdicts included.
 
     Raises:
         ValueError: for an unknown verdict, a malformed ``id`` or a malformed row of ``readings``.
