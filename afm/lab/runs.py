@@ -74,7 +74,7 @@ class Run:
         arch: a key of :data:`ARCHITECTURES`; ``widths`` (MLPs) and ``options``
             (``(name, value)`` pairs, e.g. ``(("width", 0.125),)`` for VGG-9, or
             ``(("variant", "unit"),)`` for chapter 9's networks,
-            :func:`afm.experiments.own_model.build`) shape it.
+            ``afm.experiments.own_model.build``) shape it.
         forgetting: forgetting layers after every hidden layer, none, or one flag per layer;
             ``shortcut``, ``gate``, ``rho`` configure them (Eq. 3-5); ``lateral`` is the
             reading of Eq. (8) (``"asymmetric"`` or ``"symmetric"``).
