@@ -13,15 +13,22 @@ One function, :func:`fisher_diagonal`, gives both kinds the book uses:
   predictive distribution matches the data (the Gauss-Newton approximation that
   pruning methods usually take).
 
-Both need one gradient *per sample* (and, for the true Fisher, per class). One engine
-computes them, :func:`afm.baselines.per_sample.per_sample_gradient_sum`: one backward
-pass per class (true) or one in all (empirical) gives every sample's gradient at each
-layer's output, and each layer type (Linear, Conv2d, batch norm in eval mode,
-forgetting layer) makes its parameters' per-sample gradients from it; for Linear and
-forgetting layers the sum of their squares over the samples is a single matrix
-product. On Fig. 5's trunk (784-512-256, forgetting layers, ten classes, 250 samples,
-one CPU thread) the true Fisher takes about 0.2 s (``torch.func``'s ``vmap`` over per-sample
-``grad``, which gives the same values, about 22 s).
+Both need one gradient *per sample* (and, for the true Fisher, per class), and one
+engine gives them, :func:`afm.baselines.per_sample.per_sample_gradient_sum`: one
+backward pass per class (true) or one in all (empirical) gives every sample's gradient
+at each layer's output, and each layer type makes its parameters' per-sample gradients
+from it:
+
+* Linear and forgetting layers: an outer (or elementwise) product of that gradient and
+  the layer's input, so the sum of squares over the samples is one matrix product and
+  the per-sample gradients are never held (the true Fisher of Fig. 5's trunk costs ten
+  backward passes, not one per sample and class);
+* Conv2d: the weight gradient of one convolution with a group per sample, a chunk of
+  samples at a time;
+* batch norm in eval mode (running statistics): ``Σ δ x̂`` for the scale and ``Σ δ``
+  for the shift, over the spatial positions.
+
+A parameter of any other module raises ``ValueError``.
 """
 
 from __future__ import annotations

@@ -22,9 +22,10 @@ hooks keep the layers' inputs and outputs), and each layer turns ``δ_n`` and it
   ``∂s_n/∂β = Σ δ_n`` over the spatial positions. In training mode batch norm mixes the
   samples of a batch (its statistics), and there is no per-sample gradient: that raises.
 * :class:`~afm.ForgettingLayer` (every gate mode; 2-D inputs, or 4-D ones read through
-  their spatial mean): the gradient at ``z`` of ``σ = δ(ρ z)`` is ``ρ σ (1 − σ)`` times the
-  one at ``σ``, and ``z = h W_f + b`` (dense), ``w ⊙ h + b`` (diagonal) or ``w`` (static)
-  is again an outer or elementwise product, summed as for Linear.
+  their spatial mean): Eq. (4)'s switches are ``σ = sigmoid(ρ z)``, so the gradient at ``z``
+  is ``ρ σ (1 − σ)`` times the one at ``σ``, and ``z = h W_f + b`` (dense), ``w ⊙ h + b``
+  (diagonal) or ``w`` (static) is again an outer or elementwise product, summed as for
+  Linear.
 
 Layers without parameters (ReLU, pooling, flattening) need nothing. A parameter of any
 other module raises ``ValueError`` naming it, as does a layer run twice in one forward or
@@ -46,7 +47,7 @@ _BATCH_NORMS = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d)
 SUPPORTED = (nn.Linear, nn.Conv2d, *_BATCH_NORMS, ForgettingLayer)
 _SUPPORTED_TEXT = ("Linear, Conv2d, BatchNorm1d/2d/3d (eval mode) and ForgettingLayer, "
                    "each with its own 'weight' and 'bias'")
-#: Numbers of per-sample gradients held at once for one convolution (chunks of samples).
+#: About how many numbers of per-sample gradients one layer holds at once (chunks of samples).
 _CHUNK_NUMBERS = 2 ** 24
 
 Terms = list[tuple[torch.Tensor | None, torch.Tensor]]
