@@ -65,7 +65,7 @@ def fisher_diagonal(model: nn.Module, data, kind: str = "true", names: Sequence[
         kind: ``"true"`` or ``"empirical"``.
         names: the parameters to return (default: every parameter; ``"empirical"``: every
             one that requires a gradient).
-        chunk: samples per pass (default 250 for ``"true"``, 256 for ``"empirical"``); the
+        chunk: samples per pass (default 250 for ``"true"``, 64 for ``"empirical"``); the
             result does not depend on it beyond rounding.
 
     Returns:
@@ -93,7 +93,7 @@ def fisher_diagonal(model: nn.Module, data, kind: str = "true", names: Sequence[
         if kind == "true":
             return _mean_over(data, chunk or 250, lambda xb: per_sample_gradient_sum(
                 model, xb, _true_fisher_terms, power=2, names=names))
-        return _empirical_fisher(model, data, names, chunk or 256)
+        return _empirical_fisher(model, data, names, chunk or 64)
 
 
 def _true_fisher_terms(logits: torch.Tensor):
