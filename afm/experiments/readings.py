@@ -22,11 +22,12 @@ import numpy as np
 from afm import data as afm_data
 from afm.capture import capture_activations
 from afm.experiments import neuron_importance
+from afm.experiments.readings_claims import grid_under, lam_beta_under
 from afm.lab.cache import cached
 from afm.lab.claims import Claim, with_readings
 from afm.lab.profiles import by_profile, check_profile
 from afm.lab.readings import apply_reading, check_reading, claim_readings, is_default, label
-from afm.lab.runs import Run, choose, fit_all
+from afm.lab.runs import Run, fit_all
 from afm.metrics import sparsity
 from afm.train import TrainConfig
 
@@ -109,21 +110,16 @@ def fig2a_readings() -> list[dict]:
 
 
 def fig2a_grid(profile: str, reading: dict) -> list[Run]:
-    """Chapter 3's (λ, β) grid (seed 0) trained under ``reading``; ``[]`` if it fixes λ."""
-    if reading.get("lam_rule") == "fixed":
-        return []
+    """Chapter 3's (λ, β) grid (seed 0) under ``reading``; ``[]`` if it fixes λ."""
     s = neuron_importance.settings(profile)
-    return [apply_reading(neuron_importance.fashion_spec(profile, lam, beta), reading)
-            for lam, beta in product(s["lams"], s["betas"])]
+    return grid_under(reading, [neuron_importance.fashion_spec(profile, lam, beta)
+                                for lam, beta in product(s["lams"], s["betas"])])
 
 
 def fig2a_choice(profile: str, reading: dict) -> tuple[float, float]:
     """(λ, β) of Fig. 2a's network under ``reading``: the fixed ones, or the best on validation
     over the chapter's grid, trained under the reading (seed 0)."""
-    if reading.get("lam_rule") == "fixed":
-        return reading["lam"], reading["beta"]
-    best, _ = choose(fig2a_grid(profile, reading))
-    return best.lam, best.beta
+    return lam_beta_under(reading, fig2a_grid(profile, reading))
 
 
 def fig2a_spec(profile: str, seed: int, reading: dict) -> Run:

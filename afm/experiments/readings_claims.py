@@ -34,23 +34,31 @@ def readings_of(claim_ids: Sequence[str]) -> list[dict]:
     return list(out.values())
 
 
-def mnist_grid(profile: str, reading: dict) -> list[Run]:
-    """Chapter 1's (λ, β) grid trained under ``reading``, from which a reading that leaves λ to
-    validation chooses (Fig. 1c, 1f and 2d); ``[]`` for a reading that fixes λ."""
+def grid_under(reading: dict, candidates: Sequence[Run]) -> list[Run]:
+    """A chapter's (λ, β) grid ``candidates`` trained under ``reading``, from which a reading that
+    leaves λ to validation chooses; ``[]`` for a reading that fixes λ."""
+    return [] if reading.get("lam_rule") == "fixed" else [apply_reading(c, reading) for c in candidates]
+
+
+def lam_beta_under(reading: dict, grid: Sequence[Run]) -> tuple[float, float]:
+    """(λ, β) under ``reading``: fixed by it, or those of the best on validation in ``grid``
+    (:func:`grid_under`)."""
     if reading.get("lam_rule") == "fixed":
-        return []
+        return reading["lam"], reading["beta"]
+    best, _ = choose(grid)
+    return best.lam, best.beta
+
+
+def mnist_grid(profile: str, reading: dict) -> list[Run]:
+    """Chapter 1's (λ, β) grid under ``reading`` (Fig. 1c, 1f and 2d choose from it)."""
     s, base = forgetting_layer.settings(profile), forgetting_layer.base_spec(profile)
-    return [apply_reading(replace(base, lam=lam, beta=beta), reading)
-            for lam, beta in product(s["lams"], s["betas"])]
+    return grid_under(reading, [replace(base, lam=lam, beta=beta)
+                                for lam, beta in product(s["lams"], s["betas"])])
 
 
 def mnist_lam_beta(profile: str, reading: dict) -> tuple[float, float]:
-    """(λ, β) of Fig. 1c, 1f and 2d under ``reading``: fixed by it, or the best on validation
-    among :func:`mnist_grid`."""
-    if reading.get("lam_rule") == "fixed":
-        return reading["lam"], reading["beta"]
-    best, _ = choose(mnist_grid(profile, reading))
-    return best.lam, best.beta
+    """(λ, β) of Fig. 1c, 1f and 2d under ``reading``."""
+    return lam_beta_under(reading, mnist_grid(profile, reading))
 
 
 def fig1c_spec(profile: str, seed: int, reading: dict) -> Run:
