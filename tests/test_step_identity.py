@@ -121,3 +121,28 @@ def test_training_runs_are_unchanged(build, shape, lam, beta, reading, monkeypat
                    for name, g in zip(history.gates, gates))
     for (name, p), q in zip(model.named_parameters(), twin.parameters()):
         assert torch.equal(p, q), name
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
+def test_the_optimizer_of_train_moves_the_weights_as_the_per_parameter_loop(optimizer):
+    """``make_optimizer`` updates all parameters in one call (foreach), the same floats as the
+    per-parameter loop that ``torch.optim`` runs on the CPU by default."""
+    from afm.train import make_optimizer
+
+    x, y = _toy(64, (20,))
+    torch.manual_seed(1)
+    model = MLP([20, 16, 12, 3], gate="diagonal")
+    twin = copy.deepcopy(model)
+    config = TrainConfig(lr=0.01, optimizer=optimizer)
+    fast = make_optimizer(model, config)
+    kind = torch.optim.SGD if optimizer == "sgd" else torch.optim.Adam
+    extra = {"momentum": config.momentum} if optimizer == "sgd" else {}
+    loop = kind(twin.parameters(), lr=config.lr, foreach=False, **extra)
+    for net, opt in ((model, fast), (twin, loop)):
+        for _ in range(15):
+            loss = torch.nn.functional.cross_entropy(net(x), y) + forgetting_loss(net, 1.0, 1e-3)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+    for (name, p), q in zip(model.named_parameters(), twin.parameters()):
+        assert torch.equal(p, q), name
