@@ -18,7 +18,8 @@ Around it, by role:
 
 * :mod:`afm.data`: MNIST, Fashion-MNIST, CIFAR-10 (JPEG stand-in), Permuted MNIST, offline
   (``sources``: where the files come from, and their checksums);
-* :mod:`afm.baselines`: the compared methods: ``pruning``, ``fisher``, ``decov``, and
+* :mod:`afm.baselines`: the compared methods: ``pruning``, ``fisher`` (on the engine
+  ``per_sample``), ``decov``, and
   ``continual`` (``model``, ``importance``, ``strategies``, ``sequence``: Fig. 5);
 * :mod:`afm.analysis`: measurements of trained networks: ``ablation``, ``perturb``,
   ``clusters``, ``stats``;

@@ -145,9 +145,11 @@ def test_anpyc_importance_by_hand():
 
 
 def test_importances_reject_unsupported_layers_and_empty_data():
-    conv = torch.nn.Sequential(torch.nn.Conv2d(1, 2, 3), torch.nn.Flatten())
-    with pytest.raises(ValueError, match="Linear and ForgettingLayer"):
-        cl.fisher_diagonal(conv, torch.zeros(2, 1, 4, 4))
+    conv = torch.nn.Sequential(torch.nn.Conv1d(1, 2, 3), torch.nn.Flatten())
+    with pytest.raises(ValueError, match="'0' of type Conv1d.*supports Linear, Conv2d"):
+        cl.fisher_diagonal(conv, torch.zeros(2, 1, 4))
+    with pytest.raises(ValueError, match="'0' of type Conv1d"):
+        cl.mas_importance(conv, torch.zeros(2, 1, 4))
     with pytest.raises(ValueError, match="non-empty"):
         cl.fisher_diagonal(tiny(), torch.zeros(0, 7, dtype=torch.float64))
     with pytest.raises(ValueError, match="power"):

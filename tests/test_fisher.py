@@ -5,7 +5,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from afm.baselines.fisher import fisher_diagonal, per_sample_gradients
+from afm.baselines.fisher import fisher_diagonal
 from afm.models import MLP, VGG9
 
 
@@ -60,7 +60,7 @@ def test_fisher_bad_inputs():
     with pytest.raises(ValueError, match="chunk"):
         empirical_fisher_diagonal(model, [], chunk=0)
     with pytest.raises(ValueError, match="length"):
-        per_sample_gradients(model, torch.randn(3, 3), torch.zeros(2, dtype=torch.long), ["weight"])
+        empirical_fisher_diagonal(model, [(torch.randn(3, 3), torch.zeros(2, dtype=torch.long))])
 
 
 def _tiny_mlp():

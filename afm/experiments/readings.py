@@ -7,7 +7,9 @@ All on the MLP 784-64-64-10 on Fashion-MNIST with the complete forgetting layer
 * the reading of Eq. (8): asymmetric ``(1-σ_i) σ_j`` vs symmetric ``1 - σ_i σ_j``;
 * sensitivity: validation accuracy and sparsity over a λ × β grid, and over ρ;
 * the claims under their readings (:mod:`afm.lab.readings`): Fig. 2a's network trained and
-  ablated under every reading of its claims, and the claims judged under each.
+  ablated under every reading of its claims, and the claims judged under each; and for the
+  chapter "The claims under their readings", every varied figure's claims judged under each
+  of their readings (:func:`claims_under_readings`) and said in words (:func:`where_it_holds`).
 """
 
 from __future__ import annotations
@@ -161,3 +163,87 @@ def fig2a_claims(results_by_seed: dict, profile: str) -> list[Claim]:
         summaries[label(reading)] = [neuron_importance.ablation_summary(r) for r in by_seed.values()]
     return [with_readings([(r, _fig2a_claim(claim_id, summaries[label(r)], profile))
                            for r in claim_readings(claim_id)]) for claim_id in FIG2A_CLAIMS]
+
+
+# --- The chapter "The claims under their readings" --------------------------------------------
+
+#: The figures whose claims are measured under every reading declared for them, in the book's order.
+VARIED_FIGURES = ("1c", "1f", "2a", "2d", "3b")
+
+
+def claims_under_readings(figure_id: str, profile: str, jobs: int | None = None) -> list[Claim]:
+    """The claims of ``figure_id`` judged under every reading declared for them, as ``afm run``
+    judges them (:data:`afm.lab.figures.CLAIMS`): the figure's own results (computed, or loaded
+    from the cache its chapter filled) for the default reading, the same seeds trained under
+    each other reading. Each claim carries its per-reading table; a claim of the figure on
+    which no reading bears (:data:`afm.lab.readings.UNVARIED`) is left out.
+
+    Raises:
+        ValueError: for a figure whose claims are not varied (see :data:`VARIED_FIGURES`).
+    """
+    from afm.lab import figures
+
+    fig_id = figures.get(figure_id).id
+    if fig_id not in VARIED_FIGURES:
+        raise ValueError(f"Fig. {fig_id}'s claims are not measured under readings: "
+                         f"choose one of {', '.join(VARIED_FIGURES)}")
+    results = figures.results(fig_id, profile, jobs=jobs, progress=False)
+    return [c for c in figures.CLAIMS[fig_id](results, profile) if c.readings]
+
+
+def _value(row: dict) -> str:
+    return f"{row['value']:.3g} ± {row['spread']:.2g}"
+
+
+def where_it_holds(claim: Claim) -> str:
+    """Where ``claim`` holds, in words: its verdict under the book's default reading, then the
+    readings under which it is reproduced, and partly reproduced, each with its value (mean ± std
+    over seeds); the readings under which it fails are counted.
+
+    Example:
+        >>> rows = [{"reading": {"shortcut": True}, "value": 75.5, "spread": 1.0, "n_seeds": 3,
+        ...          "verdict": "not reproduced"},
+        ...         {"reading": {"shortcut": False}, "value": 0.0, "spread": 0.0, "n_seeds": 3,
+        ...          "verdict": "reproduced"}]
+        >>> claim = Claim("fig2a-demo", "2a", "03_neuron_importance", "s", "m", 75.5, 1.0, 3,
+        ...               "book", "not reproduced", readings=rows)
+        >>> where_it_holds(claim)
+        'not reproduced under the default reading (75.5 ± 1); reproduced under no shortcut (0 ± 0); fails under no other reading'
+    """
+    if not claim.readings:
+        raise ValueError(f"{claim.id} was measured under the default reading only")
+    default = [r for r in claim.readings if is_default(r["reading"])]
+    if len(default) != 1:
+        raise ValueError(f"{claim.id}: expected one default reading, got {len(default)}")
+    others = [r for r in claim.readings if not is_default(r["reading"])]
+    parts = [f"{default[0]['verdict']} under the default reading ({_value(default[0])})"]
+    for verdict, words in (("reproduced", "reproduced"), ("partly", "partly reproduced")):
+        rows = [r for r in others if r["verdict"] == verdict]
+        if rows:
+            parts.append(f"{words} under " + ", ".join(f"{label(r['reading'])} ({_value(r)})"
+                                                        for r in rows))
+    failed = sum(r["verdict"] == "not reproduced" for r in others)
+    parts.append("fails under no other reading" if failed == 0 else
+                 f"fails under {failed} other reading{'' if failed == 1 else 's'}")
+    return "; ".join(parts)
+
+
+def holds_anywhere(claim: Claim) -> str:
+    """The best verdict of ``claim`` over all its readings (``reproduced`` > ``partly`` > ``not
+    reproduced``)."""
+    verdicts = {r["verdict"] for r in claim.readings} or {claim.verdict}
+    return next(v for v in ("reproduced", "partly", "not reproduced") if v in verdicts)
+
+
+def table_of(claims: list[Claim]) -> "pandas.DataFrame":
+    """One row per claim and reading (``id``, ``figure``, ``reading`` label, ``settings``,
+    ``value``, ``spread``, ``n_seeds``, ``verdict``), as the report's
+    :func:`afm.experiments.report.readings_table` lays out every recorded claim."""
+    import pandas as pd
+
+    from afm.experiments.report import readings_table
+
+    return readings_table(pd.DataFrame([{"id": c.id, "figure": c.figure, "value": c.value,
+                                         "spread": c.spread, "n_seeds": c.n_seeds,
+                                         "verdict": c.verdict, "readings": c.readings}
+                                        for c in claims]))

@@ -148,6 +148,36 @@ def load_claims(profile: str) -> list[Claim]:
     return sorted(claims, key=lambda c: (c.figure, c.id))
 
 
+def record_readings(claims: Sequence[Claim]) -> list[Path]:
+    """Write the per-reading table of each claim to ``<cache>/claims/<profile>/readings/<id>.json``.
+
+    The chapter that measures a claim records its headline (:func:`record_claim`); the chapter
+    that measures it under every reading (the chapter "The claims under their readings")
+    records the table here, apart, so that neither overwrites the other whatever order the
+    chapters run in. :func:`claims_table` joins them.
+
+    Raises:
+        ValueError: for a claim without a per-reading table.
+    """
+    paths = []
+    for claim in claims:
+        if not claim.readings:
+            raise ValueError(f"{claim.id} has no per-reading table to record: record its headline "
+                             f"with record_claim")
+        path = claims_dir(claim.profile) / "readings" / f"{claim.id}.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        paths.append(atomic_write(path, json.dumps(asdict(claim), indent=1, sort_keys=True,
+                                                   default=float)))
+    return paths
+
+
+def load_readings(profile: str) -> dict[str, list[dict]]:
+    """``{claim id: per-reading table}`` of every table :func:`record_readings` wrote in ``profile``."""
+    folder = claims_dir(profile, create=False) / "readings"
+    claims = [Claim(**json.loads(p.read_text())) for p in sorted(folder.glob("*.json"))]
+    return {c.id: c.readings for c in claims}
+
+
 def reading_row(reading: Mapping, values: Sequence[float], verdict: str) -> dict:
     """One row of a claim's per-reading table: the mean of the per-seed ``values``, their std
     (``ddof=1``; 0 for one seed), the number of seeds and the verdict under ``reading``.
@@ -276,7 +306,8 @@ def __getattr__(name: str):
 def claims_table(profile: str) -> "pandas.DataFrame":
     """One row per expected claim (plus any other recorded one): what the paper says, what we
     measured (value ± spread over n seeds), the profile, the verdict, a link to the section, and
-    the per-reading table (``readings``, empty where only the default reading was measured)."""
+    the per-reading table (``readings``: the record's own, else the one :func:`record_readings`
+    wrote; empty where only the default reading was measured)."""
     import pandas as pd
 
     from afm.lab.book import toc_chapters
@@ -285,6 +316,7 @@ def claims_table(profile: str) -> "pandas.DataFrame":
 
     expected = expected_claims()
     recorded = {c.id: c for c in load_claims(profile)}
+    tables = load_readings(profile)
     in_book = {p.stem for p in toc_chapters()}
     rows = []
     for claim_id in list(expected) + sorted(set(recorded) - set(expected)):
@@ -297,7 +329,8 @@ def claims_table(profile: str) -> "pandas.DataFrame":
                          "section": f"book/{chapter}.html" if chapter in in_book else "",
                          "readings": []})
         else:
-            rows.append({k: getattr(c, k) for k in ("id", "figure", "statement", "measured", "value",
-                                                    "spread", "n_seeds", "profile", "verdict",
-                                                    "section", "readings")})
+            rows.append({**{k: getattr(c, k) for k in ("id", "figure", "statement", "measured",
+                                                       "value", "spread", "n_seeds", "profile",
+                                                       "verdict", "section")},
+                         "readings": c.readings or tables.get(claim_id, [])})
     return pd.DataFrame(rows)

@@ -1,4 +1,5 @@
-"""The appendix's sensitivity figure, drawn from :mod:`afm.experiments.readings` (matplotlib)."""
+"""The appendix's sensitivity figure and the maps of claims × readings of the chapter "The claims
+under their readings", drawn from :mod:`afm.experiments.readings` (matplotlib, seaborn)."""
 
 from __future__ import annotations
 
@@ -36,3 +37,17 @@ def fig_sensitivity(grid: "pandas.DataFrame", rhos: "pandas.DataFrame"):
     fig.suptitle("Sensitivity of the complete layer (MLP 784-64-64-10, Fashion-MNIST, seed 0)",
                  x=0.02, ha="left")
     return fig
+
+
+def fig_readings(table: "pandas.DataFrame", figure_id: str):
+    """Fig. ``figure_id``'s claims (rows) under each of their readings (columns), coloured by the
+    verdict and annotated with the measured value: the report's map
+    (:func:`afm.plotting.report.fig_claims_readings`) for one figure.
+
+    Args:
+        table: :func:`afm.experiments.readings.table_of` of the figure's claims.
+        figure_id: e.g. ``"2a"``, for the title.
+    """
+    from afm.plotting.report import fig_claims_readings
+
+    return fig_claims_readings(table, title=f"Fig. {figure_id}: each claim under each of its readings")

@@ -26,7 +26,7 @@ from afm.baselines.continual.sequence import (POLARISATION_BOUNDS, SequenceResul
                                               learning_accuracy, polarisation_shares, train_sequence)
 from afm.baselines.continual.strategies import (ANPyC, EWC, MAS, Consolidation, JointTraining, Naive,
                                                 SynapticIntelligence)
-from afm.baselines.fisher import per_sample_gradient_sum
+from afm.baselines.per_sample import per_sample_gradient_sum
 
 __all__ = [
     "tag", "tag_dataset", "MultiHeadMLP", "shared_parameters",

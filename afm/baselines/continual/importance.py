@@ -15,7 +15,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from afm.baselines.fisher import _batches, _mean_over, fisher_diagonal, per_sample_gradient_sum
+from afm.baselines.fisher import _batches, _mean_over, fisher_diagonal
+from afm.baselines.per_sample import per_sample_gradient_sum
 from afm.baselines.continual.model import MultiHeadMLP, tag  # noqa: F401 (the examples use them)
 
 __all__ = ["fisher_diagonal", "mas_importance", "anpyc_importance"]
@@ -29,7 +30,7 @@ def mas_importance(model: nn.Module, data, batch_size: int = 250) -> dict[str, t
     ``data`` (unsupervised: labels unused).
 
     Args:
-        model: a model :func:`afm.baselines.fisher.per_sample_gradient_sum` supports, evaluated as it is;
+        model: a model :func:`afm.baselines.per_sample.per_sample_gradient_sum` supports, evaluated as it is;
             logits ``(B, C)``.
         data: ``N`` samples: a ``TensorDataset``, an ``(x, y)`` pair or a tensor ``x``
             ``(N, ...)``.
