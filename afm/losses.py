@@ -128,10 +128,9 @@ class _Inhibition(torch.autograd.Function):
     """Eq. (6) on the switches of all layers side by side, ``(B, Σ N_l)``, with its gradient
     written out (fewer kernels than autograd's): ``∂L/∂σ_i = (1 - 2σ_i + L) / Σ_k (1-σ_k)``.
 
-    Every operation, and its order, is the one plain autograd of the formula would run, so the
-    numbers are those of :func:`inhibition_reference` up to float rounding and, bit for bit,
-    those of the step before its overhead was cut (``tests/test_step_identity.py``); the
-    backward pass works in place, in one buffer."""
+    Equal to :func:`inhibition_reference` up to float rounding; the backward pass works in
+    place, in one buffer, with the same floats as out of place (``tests/test_step_identity.py``
+    holds every step's numbers to those of the code before its overhead was cut, bit for bit)."""
 
     @staticmethod
     def forward(ctx, s: torch.Tensor) -> torch.Tensor:
