@@ -6,7 +6,7 @@ from dataclasses import replace
 
 import pytest
 
-from afm.experiments.readings import (VARIED_FIGURES, claims_under_readings, holds_anywhere,
+from afm.experiments.readings import (VARIED_FIGURES, claims_under_readings, holds_anywhere, reading_counts,
                                       table_of, where_it_holds)
 from afm.lab.claims import (Claim, claims_table, load_claims, load_readings, record_claim,
                             record_readings)
@@ -93,3 +93,14 @@ def test_table_of_has_one_row_per_claim_and_reading_default_first():
 def test_claims_under_readings_refuses_a_figure_without_readings():
     with pytest.raises(ValueError, match="not measured under readings"):
         claims_under_readings("1b", "smoke")
+
+
+def test_reading_counts_count_default_and_best_verdicts():
+    a = claim([row(SHORTCUT, 75.0, "not reproduced"), row(NO_SHORTCUT, 0.0, "reproduced")])
+    b = replace(a, id="fig2a-random-between",
+                readings=[row(SHORTCUT, 0.2, "partly"), row(NO_SHORTCUT, 0.1, "partly")])
+    c = replace(a, id="fig2a-inverse-order-5",
+                readings=[row(SHORTCUT, 0.5, "not reproduced"), row(NO_SHORTCUT, 0.5, "not reproduced")])
+    n = reading_counts([a, b, c])
+    assert (n["n_claims"], n["default_reproduced"], n["default_partly"], n["default_not_reproduced"]) == (3, 0, 1, 2)
+    assert (n["best_reproduced"], n["best_partly"], n["best_not_reproduced"]) == (1, 1, 1)

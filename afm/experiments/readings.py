@@ -108,16 +108,28 @@ def fig2a_readings() -> list[dict]:
     return out
 
 
+def fig2a_grid(profile: str, reading: dict) -> list[Run]:
+    """Chapter 3's (λ, β) grid (seed 0) trained under ``reading``; ``[]`` if it fixes λ."""
+    if reading.get("lam_rule") == "fixed":
+        return []
+    s = neuron_importance.settings(profile)
+    return [apply_reading(neuron_importance.fashion_spec(profile, lam, beta), reading)
+            for lam, beta in product(s["lams"], s["betas"])]
+
+
 def fig2a_choice(profile: str, reading: dict) -> tuple[float, float]:
     """(λ, β) of Fig. 2a's network under ``reading``: the fixed ones, or the best on validation
     over the chapter's grid, trained under the reading (seed 0)."""
     if reading.get("lam_rule") == "fixed":
         return reading["lam"], reading["beta"]
-    s = neuron_importance.settings(profile)
-    candidates = [apply_reading(neuron_importance.fashion_spec(profile, lam, beta), reading)
-                  for lam, beta in product(s["lams"], s["betas"])]
-    best, _ = choose(candidates)
+    best, _ = choose(fig2a_grid(profile, reading))
     return best.lam, best.beta
+
+
+def fig2a_spec(profile: str, seed: int, reading: dict) -> Run:
+    """Fig. 2a's network for ``seed`` trained under ``reading``."""
+    lam, beta = fig2a_choice(profile, reading)
+    return apply_reading(neuron_importance.fashion_spec(profile, lam, beta, int(seed)), reading)
 
 
 def fig2a_under(profile: str, seed: int, reading: dict) -> dict:
@@ -131,8 +143,7 @@ def fig2a_under(profile: str, seed: int, reading: dict) -> dict:
 
 def _fig2a_under(profile: str, seed: int, reading: dict) -> dict:
     s = neuron_importance.settings(profile)
-    lam, beta = fig2a_choice(profile, reading)
-    spec = apply_reading(neuron_importance.fashion_spec(profile, lam, beta, seed), reading)
+    spec = fig2a_spec(profile, seed, reading)
     result, model, _, test, omega = neuron_importance.trained_and_omega(spec, profile)
     fractions = list(s["fractions"])
     curves = neuron_importance.ablation_curves(model, test, omega, fractions, s["draws"], seed)
@@ -188,7 +199,40 @@ def claims_under_readings(figure_id: str, profile: str, jobs: int | None = None)
         raise ValueError(f"Fig. {fig_id}'s claims are not measured under readings: "
                          f"choose one of {', '.join(VARIED_FIGURES)}")
     results = figures.results(fig_id, profile, jobs=jobs, progress=False)
+    prefit(fig_id, profile, list(results), jobs=jobs)
     return [c for c in figures.CLAIMS[fig_id](results, profile) if c.readings]
+
+
+def _runs_of(figure_id: str):
+    """``(claim ids, grid(profile, reading), runs(profile, seed, reading))`` of a varied figure:
+    the validation grid a reading that leaves λ open chooses from, and the networks it trains."""
+    from afm.experiments import readings_claims as rc, readings_pruning as rp
+
+    return {"1c": (rc.FIG1C_CLAIMS, rc.mnist_grid, lambda *a: [rc.fig1c_spec(*a)]),
+            "1f": (rc.FIG1F_CLAIMS, rc.mnist_grid, lambda *a: [rc.fig2d_specs(*a)["ERS + IRS"]]),
+            "2d": (rc.FIG2D_CLAIMS, rc.mnist_grid, lambda *a: list(rc.fig2d_specs(*a).values())),
+            "2a": (FIG2A_CLAIMS, fig2a_grid, lambda *a: [fig2a_spec(*a)]),
+            "3b": (rp.FIG3B_CLAIMS, rp.fig3b_grid, lambda *a: [rp.fig3b_spec(*a)])}[figure_id]
+
+
+def prefit(figure_id: str, profile: str, seeds: list[int], jobs: int | None = None) -> int:
+    """Train, in parallel (:func:`afm.lab.runs.fit_all`), every network that ``figure_id``'s
+    claims need under their readings other than the default: first the validation grids, then
+    each reading's network for each seed. The measurements then find them in the cache; the
+    numbers are those of a sequential run (one thread per training, whatever ``jobs``).
+
+    Returns:
+        The number of distinct networks (already cached or not).
+    """
+    from afm.experiments.readings_claims import readings_of
+
+    claim_ids, grid, runs = _runs_of(figure_id)
+    others = [r for r in readings_of(claim_ids) if not is_default(r)]
+    grids = [run for r in others for run in grid(profile, r)]
+    fit_all(list(dict.fromkeys(grids)), jobs=jobs)
+    nets = [run for r in others for seed in seeds for run in runs(profile, seed, r)]
+    fit_all(list(dict.fromkeys(nets)), jobs=jobs)
+    return len(set(grids) | set(nets))
 
 
 def _value(row: dict) -> str:
@@ -247,3 +291,12 @@ def table_of(claims: list[Claim]) -> "pandas.DataFrame":
                                          "spread": c.spread, "n_seeds": c.n_seeds,
                                          "verdict": c.verdict, "readings": c.readings}
                                         for c in claims]))
+
+
+def reading_counts(claims: list[Claim]) -> dict:
+    """What chapters 7 and 8 glue about their claims: ``n_claims``, and per verdict how many
+    claims get it under the default reading (``default_<verdict>``) and at best over their
+    readings (``best_<verdict>``), as :func:`afm.experiments.report.reading_numbers` counts."""
+    from afm.experiments.report import reading_numbers
+
+    return {"n_claims": len(claims), **reading_numbers(table_of(claims))}

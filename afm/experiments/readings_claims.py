@@ -34,13 +34,40 @@ def readings_of(claim_ids: Sequence[str]) -> list[dict]:
     return list(out.values())
 
 
-def chosen_lam_beta(reading: dict, candidates: Sequence[Run]) -> tuple[float, float]:
-    """(λ, β) under ``reading``: the fixed ones, or the best on validation among ``candidates``
-    (the chapter's grid) trained under the reading."""
+def mnist_grid(profile: str, reading: dict) -> list[Run]:
+    """Chapter 1's (λ, β) grid trained under ``reading``, from which a reading that leaves λ to
+    validation chooses (Fig. 1c, 1f and 2d); ``[]`` for a reading that fixes λ."""
+    if reading.get("lam_rule") == "fixed":
+        return []
+    s, base = forgetting_layer.settings(profile), forgetting_layer.base_spec(profile)
+    return [apply_reading(replace(base, lam=lam, beta=beta), reading)
+            for lam, beta in product(s["lams"], s["betas"])]
+
+
+def mnist_lam_beta(profile: str, reading: dict) -> tuple[float, float]:
+    """(λ, β) of Fig. 1c, 1f and 2d under ``reading``: fixed by it, or the best on validation
+    among :func:`mnist_grid`."""
     if reading.get("lam_rule") == "fixed":
         return reading["lam"], reading["beta"]
-    best, _ = choose([apply_reading(c, reading) for c in candidates])
+    best, _ = choose(mnist_grid(profile, reading))
     return best.lam, best.beta
+
+
+def fig1c_spec(profile: str, seed: int, reading: dict) -> Run:
+    """Chapter 1's network of Fig. 1c trained under ``reading``."""
+    lam, beta = mnist_lam_beta(profile, reading)
+    return apply_reading(replace(forgetting_layer.base_spec(profile), lam=lam, beta=beta,
+                                 seed=int(seed)), reading)
+
+
+def fig2d_specs(profile: str, seed: int, reading: dict) -> dict[str, Run]:
+    """Chapter 2's ERS and ERS + IRS networks trained under ``reading`` (Fig. 1f reads the
+    second; the ERS network keeps β = 0 whatever the reading fixes)."""
+    lam, beta = mnist_lam_beta(profile, reading)
+    specs = {v: apply_reading(sparse_coding.variant_spec(profile, v, int(seed), lam, beta), reading)
+             for v in FIG2D_VARIANTS}
+    specs["ERS"] = replace(specs["ERS"], beta=0.0)
+    return specs
 
 
 def measured_under(kind: str, profile: str, seed: int, reading: dict, measure: Callable[[], Any]):
@@ -68,13 +95,9 @@ def fig1c_under(profile: str, seed: int, reading: dict) -> dict:
     :func:`~afm.experiments.forgetting_layer.lateral_of` with the reading's Eq. (8) (the
     inhibition the network was trained with). Cached."""
     def measure() -> dict:
-        s = forgetting_layer.settings(profile)
-        base = forgetting_layer.base_spec(profile)
-        lam, beta = chosen_lam_beta(reading, [replace(base, lam=lam, beta=beta)
-                                              for lam, beta in product(s["lams"], s["betas"])])
-        spec = apply_reading(replace(base, lam=lam, beta=beta, seed=int(seed)), reading)
+        spec = fig1c_spec(profile, seed, reading)
         return {**forgetting_layer.lateral_of(trained(spec), 0, spec.lateral),
-                "lam": lam, "beta": beta}
+                "lam": spec.lam, "beta": spec.beta}
     return measured_under("fig1c_reading", profile, seed, reading, measure)
 
 
@@ -105,14 +128,9 @@ def fig1f_under(profile: str, seed: int, reading: dict) -> dict:
     trained under it, and :func:`~afm.experiments.sparse_coding.switch_summary` of its switches
     before and after each epoch (as the chapter measures them). Cached."""
     def measure() -> dict:
-        s = forgetting_layer.settings(profile)
-        base = forgetting_layer.base_spec(profile)
-        lam, beta = chosen_lam_beta(reading, [replace(base, lam=lam, beta=beta)
-                                              for lam, beta in product(s["lams"], s["betas"])])
-        spec = apply_reading(sparse_coding.variant_spec(profile, "ERS + IRS", int(seed), lam, beta),
-                             reading)
+        spec = fig2d_specs(profile, seed, reading)["ERS + IRS"]
         gates = sparse_coding._gate_history(fit(spec)["history"]["gates"])
-        return {**sparse_coding.switch_summary(gates), "lam": lam, "beta": beta}
+        return {**sparse_coding.switch_summary(gates), "lam": spec.lam, "beta": spec.beta}
     return measured_under("fig1f_reading", profile, seed, reading, measure)
 
 
@@ -150,13 +168,8 @@ def fig2d_under(profile: str, seed: int, reading: dict) -> dict:
     from afm.experiments import neuron_importance
 
     def measure() -> dict:
-        s = forgetting_layer.settings(profile)
-        base = forgetting_layer.base_spec(profile)
-        lam, beta = chosen_lam_beta(reading, [replace(base, lam=lam, beta=beta)
-                                              for lam, beta in product(s["lams"], s["betas"])])
-        specs = {v: apply_reading(sparse_coding.variant_spec(profile, v, int(seed), lam, beta), reading)
-                 for v in FIG2D_VARIANTS}
-        specs["ERS"] = replace(specs["ERS"], beta=0.0)
+        specs = fig2d_specs(profile, seed, reading)
+        lam, beta = mnist_lam_beta(profile, reading)
         return {"lam": lam, "beta": beta, "seed": int(seed),
                 "variants": {v: neuron_importance.distribution_of(spec) for v, spec in specs.items()}}
     return measured_under("fig2d_reading", profile, seed, reading, measure)

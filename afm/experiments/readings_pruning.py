@@ -29,15 +29,21 @@ from afm.train import loader
 FIG3B_CLAIMS = ("fig3b-few-parameters", "fig3b-random-worse")
 
 
+def fig3b_grid(profile: str, reading: dict) -> list:
+    """The chapter's ``vgg_lams`` (seed 0) trained under ``reading``; ``[]`` if it fixes λ."""
+    if reading.get("lam_rule") == "fixed":
+        return []
+    return [apply_reading(el.vgg_spec(profile, "forgetting", 0, lam), reading)
+            for lam in el.settings(profile)["vgg_lams"]]
+
+
 def fig3b_spec(profile: str, seed: int, reading: dict):
     """The complete VGG-9 of Fig. 3b trained under ``reading``: λ fixed by the reading, or the
-    best on validation among the chapter's ``vgg_lams`` trained under it (seed 0)."""
-    s = el.settings(profile)
+    best on validation among :func:`fig3b_grid`."""
     if reading.get("lam_rule") == "fixed":
         lam = reading["lam"]
     else:
-        candidates = [apply_reading(el.vgg_spec(profile, "forgetting", 0, lam), reading)
-                      for lam in s["vgg_lams"]]
+        candidates = fig3b_grid(profile, reading)
         lam = candidates[best_on_validation(fit_all(candidates))].lam
     return apply_reading(el.vgg_spec(profile, "forgetting", int(seed), lam), reading)
 
