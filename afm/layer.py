@@ -92,13 +92,15 @@ class ForgettingLayer(nn.Module):
 
     def switches(self, h: torch.Tensor) -> torch.Tensor:
         """Eq. (4): the neural switches ``σ = δ(ρ · h W_f)``; ``(B, N) -> (B, N)``."""
+        if self.gate_mode == "static":  # one σ per neuron, the same for every sample
+            z = self.weight.expand(h.shape[0], -1)
+            return torch.sigmoid(z if self.rho == 1.0 else self.rho * z)
         if self.gate_mode == "dense":
             z = torch.addmm(self.bias, h, self.weight)  # h W_f + b in one kernel
-        elif self.gate_mode == "diagonal":
-            z = torch.addcmul(self.bias, h, self.weight)
         else:
-            z = self.weight.expand(h.shape[0], -1)
-        return torch.sigmoid(z if self.rho == 1.0 else self.rho * z)
+            z = torch.addcmul(self.bias, h, self.weight)
+        # z is a fresh buffer that no backward pass reads: δ overwrites it (one allocation less)
+        return (z if self.rho == 1.0 else self.rho * z).sigmoid_()
 
     def forward(self, h: torch.Tensor) -> torch.Tensor:
         """Eq. (3) or (5): ``h ⊙ σ`` or ``h + h ⊙ σ``; ``(B, N[, H, W])`` in and out."""

@@ -126,45 +126,60 @@ def inhibition_reference(gates: Sequence[torch.Tensor]) -> torch.Tensor:
 
 class _Inhibition(torch.autograd.Function):
     """Eq. (6) on the switches of all layers side by side, ``(B, Σ N_l)``, with its gradient
-    written out (fewer kernels than autograd's): ``∂L/∂σ_i = (1 - 2σ_i + L) / Σ_k (1-σ_k)``."""
+    written out (fewer kernels than autograd's): ``∂L/∂σ_i = (1 - 2σ_i + L) / Σ_k (1-σ_k)``.
+
+    Equal to :func:`inhibition_reference` up to float rounding; the backward pass works in
+    place, in one buffer, with the same floats as out of place (``tests/test_step_identity.py``
+    holds every step's numbers to those of the code before its overhead was cut, bit for bit)."""
 
     @staticmethod
     def forward(ctx, s: torch.Tensor) -> torch.Tensor:
         u = 1 - s
         numerator, denominator = (u * s).sum(1), u.sum(1)
         open_everywhere = denominator <= 0
-        safe = torch.where(open_everywhere, torch.ones_like(denominator), denominator)
-        ratio = torch.where(open_everywhere, torch.ones_like(safe), numerator / safe)
+        safe = denominator.masked_fill(open_everywhere, 1.0)
+        ratio = (numerator / safe).masked_fill_(open_everywhere, 1.0)
         ctx.save_for_backward(s, ratio, safe, open_everywhere)
         return ratio.mean()
 
     @staticmethod
     def backward(ctx, grad: torch.Tensor) -> torch.Tensor:
         s, ratio, safe, open_everywhere = ctx.saved_tensors
-        coef = torch.where(open_everywhere, torch.zeros_like(safe), grad / (s.shape[0] * safe))
-        return (1 - 2 * s + ratio[:, None]) * coef[:, None]
+        coef = (grad / (s.shape[0] * safe)).masked_fill_(open_everywhere, 0.0)
+        # (1 - 2σ + L) · coef, written -2σ + 1 (the same float: a - b is a + (-b))
+        return torch.mul(s, -2).add_(1).add_(ratio[:, None]).mul_(coef[:, None])
 
 
 class _Lateral(torch.autograd.Function):
-    """Eq. (8) per sample for one layer, ``(B, N), (B, N) -> (B,)``, in O(N), with its gradient
-    written out: for ``a = h ⊙ (1-σ)``, ``b = h ⊙ σ``, ``∂L/∂a_i = Σb - b_i``, ``∂L/∂b_j = Σa - a_j``."""
+    """Eq. (8) per sample, summed over layers, ``(h_1..h_L, σ_1..σ_L) -> (B,)``, in O(N) per
+    layer, with its gradient written out: for ``a = h ⊙ (1-σ)``, ``b = h ⊙ σ``,
+    ``∂L/∂a_i = Σb - b_i``, ``∂L/∂b_j = Σa - a_j``. One autograd node for all layers; the
+    backward pass works in place (the same floats as out of place)."""
 
     @staticmethod
-    def forward(ctx, h: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
-        b = h * s
-        a = h - b
-        sum_a, sum_b = a.sum(1, keepdim=True), b.sum(1, keepdim=True)
-        ctx.save_for_backward(h, s, a, b, sum_a, sum_b)
-        return (sum_a * sum_b).squeeze(1) - (a * b).sum(1)
+    def forward(ctx, *hs_and_ss: torch.Tensor) -> torch.Tensor:
+        n = len(hs_and_ss) // 2
+        total, saved = 0, []
+        for h, s in zip(hs_and_ss[:n], hs_and_ss[n:]):
+            b = h * s
+            a = h - b
+            sum_a, sum_b = a.sum(1, keepdim=True), b.sum(1, keepdim=True)
+            saved += [h, s, a, b, sum_a, sum_b]
+            total = total + ((sum_a * sum_b).squeeze(1) - (a * b).sum(1))
+        ctx.save_for_backward(*saved)
+        return total
 
     @staticmethod
     def backward(ctx, grad: torch.Tensor):
-        h, s, a, b, sum_a, sum_b = ctx.saved_tensors
-        g = grad[:, None]
-        grad_a, grad_b = (sum_b - b) * g, (sum_a - a) * g
-        grad_h = grad_a + (grad_b - grad_a) * s  # ∂a/∂h = 1-σ, ∂b/∂h = σ
-        grad_s = (grad_b - grad_a) * h          # ∂a/∂σ = -h, ∂b/∂σ = h
-        return grad_h, grad_s
+        saved, g = ctx.saved_tensors, grad[:, None]
+        grads_h, grads_s = [], []
+        for i in range(0, len(saved), 6):
+            h, s, a, b, sum_a, sum_b = saved[i:i + 6]
+            grad_a = (sum_b - b).mul_(g)
+            d = (sum_a - a).mul_(g).sub_(grad_a)  # ∂L/∂b - ∂L/∂a
+            grads_s.append(d * h)                   # ∂a/∂σ = -h, ∂b/∂σ = h
+            grads_h.append(d.mul_(s).add_(grad_a))  # ∂a/∂h = 1-σ, ∂b/∂h = σ
+        return (*grads_h, *grads_s)
 
 
 def lateral_inhibition_loss(excitations: Sequence[torch.Tensor], gates: Sequence[torch.Tensor],
@@ -193,13 +208,18 @@ def lateral_inhibition_loss(excitations: Sequence[torch.Tensor], gates: Sequence
         1.0
     """
     _check_lateral(excitations, gates, reading)
+    return _lateral(excitations, gates, reading)
+
+
+def _lateral(excitations: Sequence[torch.Tensor], gates: Sequence[torch.Tensor],
+             reading: str) -> torch.Tensor:
+    """Eq. (8) on checked inputs (what :func:`lateral_inhibition_loss` returns)."""
+    if reading == "asymmetric":
+        return _Lateral.apply(*excitations, *gates).mean()
     total = 0
     for h, s in zip(excitations, gates):
-        if reading == "asymmetric":
-            total = total + _Lateral.apply(h, s)
-        else:
-            hs = h * s
-            total = total + (h.sum(1) ** 2 - (h * h).sum(1)) - (hs.sum(1) ** 2 - (hs * hs).sum(1))
+        hs = h * s
+        total = total + (h.sum(1) ** 2 - (h * h).sum(1)) - (hs.sum(1) ** 2 - (hs * hs).sum(1))
     return total.mean()
 
 
@@ -263,7 +283,35 @@ def forgetting_loss(model: nn.Module, lam: float, beta: float,
     if any(layer.gate is None for layer in layers):
         raise RuntimeError("forgetting_loss needs the gates of a forward pass: call model(x) first")
     gates = [layer.gate for layer in layers]
-    loss = lam * inhibition_loss(gates) if lam else gates[0].new_zeros(())
+    s = _checked_cat(gates) if lam or beta else None
+    loss = _times(lam, _Inhibition.apply(s)) if lam else gates[0].new_zeros(())
     if beta:
-        loss = loss + beta * lateral_inhibition_loss([l.excitation for l in layers], gates, reading)
+        excitations = [layer.excitation for layer in layers]
+        _check_lateral_pairs(excitations, gates, reading)
+        loss = loss + _times(beta, _lateral(excitations, gates, reading))
     return loss
+
+
+def _times(strength: float, loss: torch.Tensor) -> torch.Tensor:
+    """``strength · loss``; at strength 1 the loss itself (``x · 1.0`` is ``x``, bit for bit)."""
+    return loss if strength == 1.0 else strength * loss
+
+
+def _checked_cat(gates: Sequence[torch.Tensor]) -> torch.Tensor:
+    """The switches of every layer side by side, ``(B, Σ N_l)``, checked as by
+    :func:`_check_gates` with one range test over all of them (per layer only to name a fault)."""
+    for s in gates:
+        if s.dim() != 2 or s.shape[0] != gates[0].shape[0] or 0 in s.shape:
+            _check_gates(gates)
+    s = torch.cat(gates, dim=1)
+    low, high = torch.stack(torch.aminmax(s.detach())).tolist()  # one sync for every layer
+    if not 0 <= low <= high <= 1:  # also NaN
+        _check_gates(gates)
+    return s
+
+
+def _check_lateral_pairs(excitations, gates, reading) -> None:
+    """:func:`_check_lateral` without the range test of σ (done on all gates at once)."""
+    if reading not in LATERAL_READINGS:
+        raise ValueError(f"unknown reading {reading!r}: expected one of {LATERAL_READINGS}")
+    _check_pairs(excitations, gates)
