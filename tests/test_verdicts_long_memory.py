@@ -39,3 +39,14 @@ def test_polarisation():
     assert c.id == "fig5c-polarisation-mas" and c.verdict == "partly"
     assert c.numbers["dzero_mas"] == (40 - 5) / 2
     assert v.polarisation("ewc", plain, plain, **P).verdict == "not reproduced"   # null: no change
+
+
+def test_grid_edges_names_choices_at_either_end_and_none_inside():
+    from afm.experiments.long_memory import grid_edges
+
+    grid = {"ewc": [10.0, 100.0, 1000.0], "mas": [0.001, 0.01, 0.1]}
+    inside = {"ewc": {"strength": 100.0}, "ewc_f": {"strength": 100.0}, "mas": {"strength": 0.01}}
+    assert grid_edges(inside, grid) == "none"
+    edges = {"ewc": {"strength": 10.0}, "mas_f": {"strength": 0.1}, "sgd": {"strength": 0.0}}
+    assert grid_edges(edges, grid) == ("ewc (10, the smallest of its grid), "
+                                       "mas_f (0.1, the largest of its grid)")

@@ -54,16 +54,16 @@ def settings(profile: str) -> dict:
     return by_profile(
         profile,
         smoke=dict(n_tasks=3, train_size=1000, eval_size=500, epochs=1, seeds=[0],
-                   importance_samples=200, val_tasks=2,
+                   importance_samples=200, val_tasks=3,
                    grid={"ewc": [100.0], "mas": [0.01], "si": [1.0], "anpyc": [1000.0]},
                    forgetting_grid=[(1.0, 1e-4)]),
         book=dict(n_tasks=10, train_size=10000, eval_size=2000, epochs=1, seeds=[0, 1, 2],
-                  importance_samples=500, val_tasks=3,
-                  grid={"ewc": [10.0, 100.0, 1000.0], "mas": [0.001, 0.01, 0.1],
-                        "si": [0.1, 1.0, 10.0], "anpyc": [100.0, 1000.0, 10000.0]},
+                  importance_samples=500, val_tasks=10,
+                  grid={"ewc": [10.0, 100.0, 1000.0], "mas": [0.001, 0.01, 0.1, 1.0],
+                        "si": [0.1, 1.0, 10.0, 100.0], "anpyc": [100.0, 1000.0, 10000.0, 100000.0]},
                   forgetting_grid=[(0.1, 1e-5), (1.0, 1e-4)]),
         paper=dict(n_tasks=10, train_size=None, eval_size=None, epochs=5, seeds=[0, 1, 2, 3, 4],
-                   importance_samples=1000, val_tasks=3,
+                   importance_samples=1000, val_tasks=10,
                    grid={"ewc": [10.0, 100.0, 1000.0, 10000.0, 100000.0],
                          "mas": [0.001, 0.01, 0.1, 1.0, 10.0], "si": [0.1, 1.0, 10.0, 100.0],
                          "anpyc": [10.0, 100.0, 1000.0, 10000.0, 100000.0]},
@@ -206,7 +206,8 @@ def _grid_specs(profile: str, methods, forgetting_choice=None) -> list[Run]:
 
 
 def choose_strengths(profile: str, jobs: int | None = None, scheduler=None) -> dict:
-    """Each method's strength, on validation accuracy of the first ``val_tasks`` tasks (seed 0).
+    """Each method's strength, on validation accuracy of the first ``val_tasks`` tasks (seed 0;
+    the whole sequence in the ``book`` and ``paper`` profiles).
 
     First the plain methods' strengths and, for ``ewc_f``, EWC's strength jointly
     with the forgetting loss's (λ, β); then ``mas_f`` and ``anpyc_f`` use that
@@ -236,6 +237,29 @@ def choose_strengths(profile: str, jobs: int | None = None, scheduler=None) -> d
     pick(second, run_all(second, jobs, scheduler, desc="validation grid"))
     chosen["sgd"] = chosen["joint"] = {"strength": 0.0, "lam": 0.0, "beta": 0.0, "val_acc": None}
     return {**chosen, "grid": rows}
+
+
+def grid_edges(chosen: dict, grid: dict[str, list[float]]) -> str:
+    """The methods whose chosen strength is the smallest or the largest of its grid, in words
+    (``"none"`` when every choice lies inside its grid). A choice at an edge means the grid may
+    not bracket the best strength.
+
+    Args:
+        chosen: :func:`choose_strengths`' result (``{method: {"strength", ...}}``).
+        grid: the profile's ``grid`` setting, ``{method: strengths}`` (``_f`` methods use theirs).
+
+    Example:
+        >>> grid_edges({"ewc": {"strength": 100.0}, "si": {"strength": 10.0}, "sgd": {"strength": 0.0}},
+        ...            {"ewc": [10.0, 100.0, 1000.0], "si": [0.1, 1.0, 10.0]})
+        'si (10, the largest of its grid)'
+    """
+    out = []
+    for method, choice in chosen.items():
+        values = grid.get(method.removesuffix("_f"), [])
+        if len(values) > 1 and choice["strength"] in (min(values), max(values)):
+            side = "smallest" if choice["strength"] == min(values) else "largest"
+            out.append(f"{method} ({choice['strength']:g}, the {side} of its grid)")
+    return ", ".join(out) or "none"
 
 
 def main_specs(profile: str, seed: int, chosen: dict | None = None) -> dict[str, Run]:

@@ -4,7 +4,7 @@
 
 * ``smoke``: seconds per chapter; tiny subsets, one seed. For CI: it proves
   the code runs end to end, not that a claim holds.
-* ``book`` (default): what the rendered book shows, within 30 minutes for the
+* ``book`` (default): what the rendered book shows, within 45 minutes for the
   whole book on a 2-core CPU; every chapter states what it scales down.
 * ``paper``: the paper's sizes (full data, more epochs and seeds), for a GPU.
 """
