@@ -104,3 +104,10 @@ def test_reading_counts_count_default_and_best_verdicts():
     n = reading_counts([a, b, c])
     assert (n["n_claims"], n["default_reproduced"], n["default_partly"], n["default_not_reproduced"]) == (3, 0, 1, 2)
     assert (n["best_reproduced"], n["best_partly"], n["best_not_reproduced"]) == (1, 1, 1)
+
+
+def test_sentences_are_keyed_for_glue_and_say_where_each_claim_holds():
+    from afm.experiments.readings import sentences
+
+    a = claim([row(SHORTCUT, 75.0, "not reproduced"), row(NO_SHORTCUT, 0.0, "reproduced")])
+    assert sentences([a]) == {"fig2a_positive_order_80": where_it_holds(a)}

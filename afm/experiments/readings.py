@@ -24,7 +24,7 @@ from afm.capture import capture_activations
 from afm.experiments import neuron_importance
 from afm.experiments.readings_claims import grid_under, lam_beta_under
 from afm.lab.cache import cached
-from afm.lab.claims import Claim, with_readings
+from afm.lab.claims import VERDICTS, Claim, with_readings
 from afm.lab.profiles import by_profile, check_profile
 from afm.lab.readings import apply_reading, check_reading, claim_readings, is_default, label
 from afm.lab.runs import Run, fit_all
@@ -103,10 +103,9 @@ FIG2A_CLAIMS = ("fig2a-positive-order-80", "fig2a-inverse-order-5", "fig2a-rando
 
 def fig2a_readings() -> list[dict]:
     """Every reading of Fig. 2a's claims, the book's default first."""
-    out: list[dict] = []
-    for claim_id in FIG2A_CLAIMS:
-        out += [r for r in claim_readings(claim_id) if r not in out]
-    return out
+    from afm.experiments.readings_claims import readings_of
+
+    return readings_of(FIG2A_CLAIMS)
 
 
 def fig2a_grid(profile: str, reading: dict) -> list[Run]:
@@ -214,8 +213,8 @@ def _runs_of(figure_id: str):
 def prefit(figure_id: str, profile: str, seeds: list[int], jobs: int | None = None) -> int:
     """Train, in parallel (:func:`afm.lab.runs.fit_all`), every network that ``figure_id``'s
     claims need under their readings other than the default: first the validation grids, then
-    each reading's network for each seed. The measurements then find them in the cache; the
-    numbers are those of a sequential run (one thread per training, whatever ``jobs``).
+    each reading's network for each seed. The measurements then find them in the cache. Each
+    training runs on one thread, so the numbers do not depend on ``jobs``.
 
     Returns:
         The number of distinct networks (already cached or not).
@@ -272,7 +271,13 @@ def holds_anywhere(claim: Claim) -> str:
     """The best verdict of ``claim`` over all its readings (``reproduced`` > ``partly`` > ``not
     reproduced``)."""
     verdicts = {r["verdict"] for r in claim.readings} or {claim.verdict}
-    return next(v for v in ("reproduced", "partly", "not reproduced") if v in verdicts)
+    return next(v for v in VERDICTS if v in verdicts)
+
+
+def sentences(claims: list[Claim]) -> dict[str, str]:
+    """:func:`where_it_holds` of each claim, keyed by its id with ``-`` as ``_`` (what the
+    readings chapters glue, e.g. ``ch7_fig1c_lateral_inhibition``)."""
+    return {c.id.replace("-", "_"): where_it_holds(c) for c in claims}
 
 
 def table_of(claims: list[Claim]) -> "pandas.DataFrame":

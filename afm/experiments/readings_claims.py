@@ -177,7 +177,7 @@ def fig2d_under(profile: str, seed: int, reading: dict) -> dict:
 
     def measure() -> dict:
         specs = fig2d_specs(profile, seed, reading)
-        lam, beta = mnist_lam_beta(profile, reading)
+        lam, beta = specs["ERS + IRS"].lam, specs["ERS + IRS"].beta
         return {"lam": lam, "beta": beta, "seed": int(seed),
                 "variants": {v: neuron_importance.distribution_of(spec) for v, spec in specs.items()}}
     return measured_under("fig2d_reading", profile, seed, reading, measure)

@@ -19,11 +19,12 @@ from afm import data as afm_data
 from afm.baselines.pruning import prunable_weights, random_scores, weight_importance
 from afm.experiments import efficient_learning as el
 from afm.experiments.efficient_learning import pruning as elp
-from afm.experiments.readings_claims import judged, measured_under, readings_of
+from afm.experiments.readings_claims import (grid_under, judged, lam_beta_under, measured_under,
+                                             readings_of)
 from afm.importance import neuron_importance
 from afm.lab.claims import Claim
 from afm.lab.readings import NOT_TRAINING, apply_reading, is_default, label
-from afm.lab.runs import best_on_validation, fit, fit_all
+from afm.lab.runs import fit
 from afm.train import loader
 
 FIG3B_CLAIMS = ("fig3b-few-parameters", "fig3b-random-worse")
@@ -31,20 +32,14 @@ FIG3B_CLAIMS = ("fig3b-few-parameters", "fig3b-random-worse")
 
 def fig3b_grid(profile: str, reading: dict) -> list:
     """The chapter's ``vgg_lams`` (seed 0) trained under ``reading``; ``[]`` if it fixes λ."""
-    if reading.get("lam_rule") == "fixed":
-        return []
-    return [apply_reading(el.vgg_spec(profile, "forgetting", 0, lam), reading)
-            for lam in el.settings(profile)["vgg_lams"]]
+    return grid_under(reading, [el.vgg_spec(profile, "forgetting", 0, lam)
+                                for lam in el.settings(profile)["vgg_lams"]])
 
 
 def fig3b_spec(profile: str, seed: int, reading: dict):
     """The complete VGG-9 of Fig. 3b trained under ``reading``: λ fixed by the reading, or the
     best on validation among :func:`fig3b_grid`."""
-    if reading.get("lam_rule") == "fixed":
-        lam = reading["lam"]
-    else:
-        candidates = fig3b_grid(profile, reading)
-        lam = candidates[best_on_validation(fit_all(candidates))].lam
+    lam, _ = lam_beta_under(reading, fig3b_grid(profile, reading))
     return apply_reading(el.vgg_spec(profile, "forgetting", int(seed), lam), reading)
 
 
