@@ -27,6 +27,8 @@ from afm.env import progress as env_progress
 from afm.layer import forgetting_layers
 
 OPTIMIZERS = ("sgd", "adam")
+#: Learning-rate schedules: ``constant``, or ``cosine`` (from ``lr`` down to 0 over the run's steps).
+SCHEDULES = ("constant", "cosine")
 
 
 @dataclass(frozen=True)
@@ -40,16 +42,19 @@ class TrainConfig:
         optimizer: ``"sgd"`` (with ``momentum``) or ``"adam"``.
         momentum: SGD's momentum (ignored by Adam).
         seed: seeds the shuffling of the batches.
+        schedule: ``"constant"`` (``lr`` throughout) or ``"cosine"``: step ``t`` of ``T``
+            uses ``lr · (1 + cos(π t / T)) / 2``, down to 0 at the end
+            (:func:`learning_rate`).
 
     Raises:
         TypeError: for a count that is not an integer (``epochs=1.5``, ``batch_size=True``) or
             a rate that is not a number.
-        ValueError: for an unknown optimizer, ``epochs < 0``, ``batch_size < 1``, ``lr <= 0``
+        ValueError: for an unknown optimizer or schedule, ``epochs < 0``, ``batch_size < 1``, ``lr <= 0``
             or a non-finite ``lr`` or ``momentum``.
 
     Example:
         >>> TrainConfig(epochs=1, batch_size=8)
-        TrainConfig(epochs=1, batch_size=8, lr=0.05, optimizer='sgd', momentum=0.9, seed=0)
+        TrainConfig(epochs=1, batch_size=8, lr=0.05, optimizer='sgd', momentum=0.9, seed=0, schedule='constant')
         >>> TrainConfig(optimizer="rmsprop")
         Traceback (most recent call last):
             ...
@@ -62,10 +67,13 @@ class TrainConfig:
     optimizer: str = "sgd"
     momentum: float = 0.9
     seed: int = 0
+    schedule: str = "constant"
 
     def __post_init__(self) -> None:
         if self.optimizer not in OPTIMIZERS:
             raise ValueError(f"unknown optimizer {self.optimizer!r}: expected one of {OPTIMIZERS}")
+        if self.schedule not in SCHEDULES:
+            raise ValueError(f"unknown schedule {self.schedule!r}: expected one of {SCHEDULES}")
         _check_config(self)
 
 
@@ -76,6 +84,21 @@ def _check_config(config: TrainConfig) -> None:
     check_int(config.seed, "TrainConfig.seed")
     check_real(config.lr, "TrainConfig.lr", positive=True, what="the learning rate")
     check_real(config.momentum, "TrainConfig.momentum", nonnegative=True)
+
+
+def learning_rate(config: TrainConfig, step: int, total: int) -> float:
+    """The learning rate of ``step`` (from 0) of ``total`` under ``config.schedule``.
+
+    Example:
+        >>> cosine = TrainConfig(lr=0.1, schedule="cosine")
+        >>> [round(learning_rate(cosine, t, 4), 4) for t in range(4)]
+        [0.1, 0.0854, 0.05, 0.0146]
+        >>> learning_rate(TrainConfig(lr=0.1), 3, 4)
+        0.1
+    """
+    if config.schedule == "constant":
+        return config.lr
+    return config.lr * (1.0 + math.cos(math.pi * step / max(1, total))) / 2.0
 
 
 @dataclass
@@ -316,6 +339,7 @@ def train(model: nn.Module, data, config: TrainConfig = TrainConfig(),
             history.gates[name].append(layer.gate.mean(0).cpu())
     start = time.perf_counter()
     global_step = 0
+    total_steps = config.epochs * math.ceil(x.shape[0] / config.batch_size)
     bar = tqdm(range(config.epochs), desc=desc, disable=not _progress_enabled(progress),
                leave=False, mininterval=1.0)
     for epoch in bar:
@@ -338,6 +362,9 @@ def train(model: nn.Module, data, config: TrainConfig = TrainConfig(),
                     f"rate (lr={config.lr}) or the regulariser strengths")
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
+            if config.schedule != "constant":
+                for group in optimizer.param_groups:
+                    group["lr"] = learning_rate(config, global_step, total_steps)
             optimizer.step()
             b = yb.shape[0]
             history.batch_loss.append(task_value)

@@ -1,14 +1,17 @@
 """Models, the training loop, regularisers, activation capture, device selection, determinism."""
 
+import copy
 import dataclasses
+import math
 
 import pytest
 import torch
+from torch import nn
 
 from afm import MLP, VGG9, LeNet5, TrainConfig, capture_activations, evaluate, train
 from afm.device import default_device, evaluating
 from afm.regularisers import L1, L2, Forgetting
-from afm.train import batches
+from afm.train import batches, learning_rate
 
 
 def toy_data(n=256, d=20, classes=3, seed=0):
@@ -229,3 +232,33 @@ def test_a_callback_does_not_change_the_run():
 def test_a_callback_without_hooks_is_refused():
     with pytest.raises(TypeError, match="on_step"):
         fit(callbacks=[lambda model: None])
+
+
+def test_cosine_schedule_matches_a_hand_written_loop():
+    """``schedule="cosine"``: step t of T moves the weights by lr·(1 + cos(πt/T))/2 times the
+    gradient; a plain loop over the same batches with that rate gives the same weights."""
+    torch.manual_seed(0)
+    x, y = torch.randn(20, 3), torch.randint(0, 2, (20,))
+    config = TrainConfig(epochs=2, batch_size=8, lr=0.1, momentum=0.0, schedule="cosine")
+    model = nn.Linear(3, 2)
+    reference = copy.deepcopy(model)
+    train(model, (x, y), config, progress=False)
+    generator = torch.Generator().manual_seed(config.seed)
+    total, step = 2 * 3, 0
+    for _ in range(config.epochs):
+        for xb, yb in batches(x, y, config.batch_size, True, generator):
+            reference.zero_grad()
+            nn.functional.cross_entropy(reference(xb), yb).backward()
+            rate = 0.1 * (1 + math.cos(math.pi * step / total)) / 2
+            with torch.no_grad():
+                for p in reference.parameters():
+                    p -= rate * p.grad
+            step += 1
+    for got, want in zip(model.parameters(), reference.parameters()):
+        torch.testing.assert_close(got, want)
+    assert learning_rate(config, total, total) == 0.0  # decays to zero at the end
+
+
+def test_unknown_schedule_is_named():
+    with pytest.raises(ValueError, match="unknown schedule 'step'.*constant.*cosine"):
+        TrainConfig(schedule="step")

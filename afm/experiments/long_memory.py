@@ -60,12 +60,12 @@ def settings(profile: str) -> dict:
         book=dict(n_tasks=10, train_size=10000, eval_size=2000, epochs=1, seeds=[0, 1, 2],
                   importance_samples=500, val_tasks=10,
                   grid={"ewc": [10.0, 100.0, 1000.0], "mas": [0.001, 0.01, 0.1, 1.0],
-                        "si": [0.1, 1.0, 10.0, 100.0], "anpyc": [100.0, 1000.0, 10000.0, 100000.0]},
+                        "si": [0.1, 1.0, 10.0, 100.0, 1000.0], "anpyc": [100.0, 1000.0, 10000.0, 100000.0]},
                   forgetting_grid=[(0.1, 1e-5), (1.0, 1e-4)]),
         paper=dict(n_tasks=10, train_size=None, eval_size=None, epochs=5, seeds=[0, 1, 2, 3, 4],
                    importance_samples=1000, val_tasks=10,
                    grid={"ewc": [10.0, 100.0, 1000.0, 10000.0, 100000.0],
-                         "mas": [0.001, 0.01, 0.1, 1.0, 10.0], "si": [0.1, 1.0, 10.0, 100.0],
+                         "mas": [0.001, 0.01, 0.1, 1.0, 10.0], "si": [0.1, 1.0, 10.0, 100.0, 1000.0],
                          "anpyc": [10.0, 100.0, 1000.0, 10000.0, 100000.0]},
                    forgetting_grid=[(0.1, 1e-5), (0.1, 1e-4), (1.0, 1e-5), (1.0, 1e-4)]))
 

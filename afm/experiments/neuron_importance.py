@@ -63,8 +63,8 @@ def settings(profile: str) -> dict:
                    fractions=(0.0, 0.05, 0.2, 0.5, 0.8, 1.0), test_size=2000, cnn_train_size=1000,
                    cnn_epochs=1, cnn_lams=[1.0], cnn_beta=1e-4),
         book=dict(train_size=None, epochs=5, seeds=[0, 1, 2], lams=[0.1, 1.0], betas=[1e-4, 1e-3],
-                  draws=10, fractions=FRACTIONS, test_size=None, cnn_train_size=20000,
-                  cnn_epochs=4, cnn_lams=[0.1, 1.0], cnn_beta=1e-4),
+                  draws=10, fractions=FRACTIONS, test_size=None, cnn_train_size=None,
+                  cnn_epochs=8, cnn_lams=[0.1, 1.0], cnn_beta=1e-4),
         paper=dict(train_size=None, epochs=20, seeds=[0, 1, 2, 3, 4], lams=[0.1, 1.0, 10.0],
                    betas=[1e-5, 1e-4, 1e-3], draws=10, fractions=FRACTIONS, test_size=None,
                    cnn_train_size=None, cnn_epochs=30, cnn_lams=[0.1, 1.0, 10.0], cnn_beta=1e-4))
@@ -216,13 +216,13 @@ def ablation_summary(res: dict) -> dict:
 
 def cnn_spec(profile: str, forgetting: bool, lam: float = 0.0, seed: int = 0) -> Run:
     """LeNet-5 of Fig. 2c on the CIFAR-10 stand-in: forgetting layers on its two convolutional
-    layers (or none), SGD (momentum 0.9, lr 0.05, batch 128)."""
+    layers (or none), SGD (momentum 0.9, batch 128, lr 0.05 decayed to 0 by a cosine schedule)."""
     s = settings(profile)
     return Run(arch="lenet5", dataset="cifar10",
                forgetting=CNN_FORGETTING if forgetting else (False,) * 4,
                lam=lam if forgetting else 0.0, beta=s["cnn_beta"] if forgetting else 0.0,
-               train=TrainConfig(epochs=s["cnn_epochs"], lr=0.05), train_size=s["cnn_train_size"],
-               seed=seed)
+               train=TrainConfig(epochs=s["cnn_epochs"], lr=0.05, schedule="cosine"),
+               train_size=s["cnn_train_size"], seed=seed)
 
 
 def choose_cnn(profile: str, jobs: int | None = None, scheduler=None) -> dict:
