@@ -1,4 +1,4 @@
-"""Fig. 1c, 1f, 2d and 3b's claims under every reading: each reading judged by the chapter's
+"""Fig. 1c, 1f, 2d, 3a and 3b's claims under every reading: each reading judged by the chapter's
 verdict function (afm.verdicts) on its own measurements, the headline the default's and equal to
 the chapter's verdict (synthetic measurements, no training)."""
 
@@ -162,7 +162,7 @@ def pruned(kept_imp, kept_obd, imp20, random20):
 
 
 def test_fig3b_claims_per_reading(monkeypatch):
-    from afm.experiments import readings_pruning as rp
+    from afm.experiments import readings_efficiency as rp
 
     def under(profile, seed, reading):
         if reading["shortcut"] is False:
@@ -180,3 +180,43 @@ def test_fig3b_claims_per_reading(monkeypatch):
                 "partly" if r["eq2_threshold"] == "per_layer" else "not reproduced")
     check_table(rand, 1, lambda r: "reproduced" if r["shortcut"] is False else "not reproduced")
     assert few.value == pytest.approx(100.0) and rand.value == pytest.approx(5.0)
+
+
+def structure(acc_by_method, sizes=(1000, 5000)):
+    """A Fig. 3a result (one seed) with the fields the claims read: each method's test accuracy
+    at every training-set size (the same at each), and a train − test gap of 0."""
+    return {"sizes": list(sizes),
+            "runs": {n: {m: {"test_acc": a, "gap": 0.0} for m, a in acc_by_method.items()}
+                     for n in sizes}}
+
+
+def test_fig3a_claims_per_reading(monkeypatch):
+    """Fig. 3a under the optimizer's readings: the default from the figure's results, plain SGD
+    from the same seeds trained under it; each judged by the chapter's verdict functions."""
+    from afm.experiments import readings_efficiency as rf
+    from afm.experiments.efficient_learning import summarise_3a
+    from afm.verdicts import efficient_learning as rules
+
+    asked = []
+
+    def under(profile, seed, reading):
+        asked.append((seed, reading["momentum"]))
+        return structure({"sgd": 0.60, "l1": 0.65, "l2": 0.70, "forgetting": 0.75 + 0.01 * seed})
+
+    monkeypatch.setattr(rf, "fig3a_under", under)
+    default = {s: structure({"sgd": 0.85, "l1": 0.84, "l2": 0.86, "forgetting": 0.855}) for s in (0, 1)}
+    gain, order = rf.fig3a_claims(default, "smoke")
+    assert (gain.id, order.id) == rf.FIG3A_CLAIMS
+    assert sorted(asked) == [(0, 0.0), (1, 0.0)]          # only plain SGD is trained again
+    for claim in (gain, order):
+        assert [r["reading"] for r in claim.readings] == claim_readings(claim.id)
+        assert [r["reading"]["momentum"] for r in claim.readings] == [0.9, 0.0]
+    verdicts = {c.id: [r["verdict"] for r in c.readings] for c in (gain, order)}
+    assert verdicts == {"fig3a-gain-over-sgd": ["partly", "reproduced"],
+                        "fig3a-ordering-l1-l2": ["not reproduced", "reproduced"]}
+    plain = gain.readings[1]
+    assert plain["value"] == pytest.approx(15.5) and plain["n_seeds"] == 2
+    chapter = rules.gain_over_sgd(summarise_3a(default), profile="smoke")
+    assert replace(gain, readings=[]) == chapter                # the default is the chapter's verdict
+    with pytest.raises(ValueError, match="not a claim of Fig. 3a"):
+        rf.fig3a_claim("fig3b-random-worse", default, "smoke")

@@ -6,7 +6,7 @@ unless the reading fixes them), the figure's measurement taken on it (cached, ke
 and each claim judged under each reading by the chapter's own verdict function
 (:mod:`afm.verdicts`), called, not copied: under the default reading a claim's verdict is the
 chapter's. Fig. 2a's claims are in :mod:`afm.experiments.readings`, Fig. 3b's in
-:mod:`afm.experiments.readings_pruning`.
+:mod:`afm.experiments.readings_efficiency`.
 """
 
 from __future__ import annotations

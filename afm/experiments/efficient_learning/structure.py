@@ -10,6 +10,7 @@ import numpy as np
 
 from afm.experiments.efficient_learning import METHODS, WIDTHS, seeds, settings
 from afm.lab.cache import cached
+from afm.lab.readings import apply_reading, check_reading
 from afm.lab.runs import Run, best_on_validation, fit_all, spread
 from afm.train import TrainConfig
 
@@ -64,26 +65,34 @@ def mlp_grid(profile: str, size: int | None, lam_beta: tuple[float, float] | Non
                            for lam in s["lams"] for beta in s["betas"]]}
 
 
-def choose_mlp(profile: str, jobs: int | None = None, scheduler=None) -> dict:
+def choose_mlp(profile: str, jobs: int | None = None, scheduler=None,
+               reading: dict | None = None) -> dict:
     """Every method's strengths at every training-set size, by *validation* accuracy (seed 0).
 
     L1 from ``l1s``, L2 from ``l2s``; the forgetting layer's (λ, β) from ``lams`` ×
     ``betas`` at ρ = ``rhos[0]``, then ρ from ``rhos`` at that (λ, β). The test set
-    plays no part in the choice; ties go to the earlier candidate.
+    plays no part in the choice; ties go to the earlier candidate. With a ``reading``
+    (:mod:`afm.lab.readings`, e.g. the optimizer), every candidate is trained under it and
+    the strengths are chosen again.
 
     Returns:
         ``{"specs": {size: {method: Run}}, "grid": [{"size", "method", "stage", "l1",
         "l2", "lam", "beta", "rho", "val_acc", "chosen"}, ...]}``.
     """
-    choice = cached("efficiency_mlp_choice", {"profile": profile, **settings(profile)},
-                    lambda: _choose_mlp(profile, jobs, scheduler))
+    key = {"profile": profile, **settings(profile)}
+    if reading:
+        key["reading"] = sorted(check_reading(reading).items())
+    choice = cached("efficiency_mlp_choice", key, lambda: _choose_mlp(profile, jobs, scheduler, reading))
     return {"specs": {size: {m: Run.from_dict(d) for m, d in per.items()}
                       for size, per in choice["specs"].items()}, "grid": choice["grid"]}
 
 
-def _choose_mlp(profile: str, jobs: int | None, scheduler) -> dict:
+def _choose_mlp(profile: str, jobs: int | None, scheduler, reading: dict | None = None) -> dict:
     s = settings(profile)
     chosen, rows = {}, []
+
+    def under(grid: dict[str, list[Run]]) -> dict[str, list[Run]]:
+        return {m: [apply_reading(sp, reading or {}) for sp in specs] for m, specs in grid.items()}
 
     def pick(size, grid, stage):
         for method, specs in grid.items():
@@ -95,13 +104,13 @@ def _choose_mlp(profile: str, jobs: int | None, scheduler) -> dict:
                          "rho": sp.rho, "val_acc": r["val_acc"], "chosen": i == best}
                         for i, (sp, r) in enumerate(zip(specs, results)))
 
-    grids = {size: mlp_grid(profile, size) for size in s["mlp_sizes"]}
+    grids = {size: under(mlp_grid(profile, size)) for size in s["mlp_sizes"]}
     fit_all([sp for g in grids.values() for specs in g.values() for sp in specs], jobs, scheduler)
     for size, grid in grids.items():
         chosen[size] = {}
         pick(size, grid, 1)
-    grids = {size: mlp_grid(profile, size, (chosen[size]["forgetting"].lam,
-                                            chosen[size]["forgetting"].beta))
+    grids = {size: under(mlp_grid(profile, size, (chosen[size]["forgetting"].lam,
+                                                  chosen[size]["forgetting"].beta)))
              for size in s["mlp_sizes"]}
     fit_all([sp for g in grids.values() for sp in g["forgetting"]], jobs, scheduler)
     for size, grid in grids.items():
@@ -119,8 +128,9 @@ def prepare_mlp(profile: str, jobs: int | None = None, scheduler=None) -> dict:
     return choice
 
 
-def structure_adaptive(profile: str, seed: int = 0) -> dict:
-    """Fig. 3a for one seed: every method at every training-set size.
+def structure_adaptive(profile: str, seed: int = 0, reading: dict | None = None) -> dict:
+    """Fig. 3a for one seed: every method at every training-set size (trained under
+    ``reading``, with the strengths chosen under it, if one is given).
 
     Returns:
         ``{"sizes": [n, ...], "runs": {n: {method: {"test_curve" (epochs,), "train_curve"
@@ -128,7 +138,7 @@ def structure_adaptive(profile: str, seed: int = 0) -> dict:
         the number of training images; ``train_curve`` is the running accuracy on the
         batches of each epoch (train mode), ``gap`` = final train accuracy − test accuracy.
     """
-    choice = choose_mlp(profile)
+    choice = choose_mlp(profile, reading=reading)
     out = {"sizes": [], "runs": {}}
     for size, per_method in choice["specs"].items():
         specs = [replace(sp, seed=seed) for sp in per_method.values()]

@@ -1,17 +1,25 @@
-"""Fig. 3b's claims under every reading declared for them (:mod:`afm.lab.readings`).
+"""Chapter 6's claims under every reading declared for them (:mod:`afm.lab.readings`).
 
-The complete VGG-9 of Fig. 3b trained under each reading of the shortcut and λ, then pruned
-by Eq. (2) read with the reading's Ω outside the forgetting layers (``eq2_outside``) and its
-threshold (``eq2_threshold``: one global, or one per layer); random pruning and iterative OBD
-of the same network are the references. Each claim is judged by the chapter's own verdict
-functions, :func:`afm.verdicts.efficient_learning.few_parameters` and
-:func:`~afm.verdicts.efficient_learning.random_worse`, on the chapter's measures
-(:func:`~afm.verdicts.efficient_learning.pruning_measures`).
+* Fig. 3a is about training speed: how much test accuracy the forgetting layer adds to an
+  over-parameterised MLP within the chapter's few epochs. How far a network gets in a few
+  epochs depends on the optimizer, which the paper never states, so its claims are measured
+  under each reading of it (SGD with momentum, the book's default, and plain SGD). Every
+  network of the figure, and every candidate of its validation grids, is trained under the
+  reading, and the strengths (L1, L2, λ, β, ρ) are chosen again on validation
+  (:func:`~afm.experiments.efficient_learning.choose_mlp`).
+* Fig. 3b: the complete VGG-9 trained under each reading of the shortcut and λ, then pruned by
+  Eq. (2) read with the reading's Ω outside the forgetting layers (``eq2_outside``) and its
+  threshold (``eq2_threshold``: one global, or one per layer); random pruning and iterative
+  OBD of the same network are the references.
+
+Each claim is judged by the chapter's own verdict functions (:mod:`afm.verdicts.efficient_learning`),
+called, not copied: under the default reading a claim's verdict is the chapter's.
 """
 
 from __future__ import annotations
 
 import copy
+from dataclasses import replace
 
 import numpy as np
 
@@ -24,8 +32,59 @@ from afm.experiments.readings_claims import (grid_under, judged, lam_beta_under,
 from afm.importance import neuron_importance
 from afm.lab.claims import Claim
 from afm.lab.readings import NOT_TRAINING, apply_reading, is_default, label
-from afm.lab.runs import fit
+from afm.lab.runs import Run, fit
 from afm.train import loader
+
+
+# --- Fig. 3a: the optimizer ---------------------------------------------------------------------
+
+FIG3A_CLAIMS = ("fig3a-gain-over-sgd", "fig3a-ordering-l1-l2")
+
+
+def fig3a_grid(profile: str, reading: dict) -> list[Run]:
+    """The first stage of the chapter's validation grids (every method, every training-set
+    size, seed 0) trained under ``reading``; the second stage (ρ) follows from its choice."""
+    return [apply_reading(spec, reading) for size in el.settings(profile)["mlp_sizes"]
+            for specs in el.mlp_grid(profile, size).values() for spec in specs]
+
+
+def fig3a_specs(profile: str, seed: int, reading: dict) -> list[Run]:
+    """Every network of Fig. 3a for ``seed`` under ``reading``: each method at each size with
+    the strengths chosen on validation under that reading."""
+    choice = el.choose_mlp(profile, reading=reading)
+    return [replace(spec, seed=int(seed)) for per_size in choice["specs"].values()
+            for spec in per_size.values()]
+
+
+def fig3a_under(profile: str, seed: int, reading: dict) -> dict:
+    """Fig. 3a's results for one seed under ``reading``, shaped as
+    :func:`~afm.experiments.efficient_learning.structure_adaptive` gives them. Cached."""
+    return measured_under("fig3a_reading", profile, seed, reading,
+                          lambda: el.structure_adaptive(profile, int(seed), reading))
+
+
+def fig3a_claim(claim_id: str, by_seed: dict, profile: str) -> Claim:
+    """The chapter's verdicts on :func:`~afm.experiments.efficient_learning.summarise_3a` of
+    ``by_seed``."""
+    from afm.verdicts import efficient_learning as rules
+
+    judge = {"fig3a-gain-over-sgd": rules.gain_over_sgd,
+             "fig3a-ordering-l1-l2": rules.ordering_l1_l2}.get(claim_id)
+    if judge is None:
+        raise ValueError(f"not a claim of Fig. 3a: {claim_id!r}; expected one of {FIG3A_CLAIMS}")
+    return judge(el.summarise_3a({s: by_seed[s] for s in sorted(by_seed)}), profile=profile)
+
+
+def fig3a_claims(results_by_seed: dict, profile: str) -> list[Claim]:
+    """Fig. 3a's claims under each reading; the default from the figure's ``results_by_seed``,
+    every other reading from the same seeds trained under it."""
+    by_reading = {label(r): (results_by_seed if is_default(r) else
+                             {seed: fig3a_under(profile, seed, r) for seed in results_by_seed})
+                  for r in readings_of(FIG3A_CLAIMS)}
+    return judged(FIG3A_CLAIMS, by_reading, profile, fig3a_claim)
+
+
+# --- Fig. 3b: Eq. (2) ---------------------------------------------------------------------------
 
 FIG3B_CLAIMS = ("fig3b-few-parameters", "fig3b-random-worse")
 
