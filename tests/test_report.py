@@ -9,7 +9,8 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
-from afm.experiments.report import reading_order, readings_table, verdict_counts  # noqa: E402
+from afm.experiments.report import (reading_numbers, reading_order, readings_table,  # noqa: E402
+                                   unmeasured_readings, verdict_counts)
 from afm.lab.claims import headline_and_readings  # noqa: E402
 from afm.lab.readings import claim_readings  # noqa: E402
 from afm.plotting.report import VERDICT_COLOURS, fig_claims_readings  # noqa: E402
@@ -61,6 +62,17 @@ def test_verdict_counts_by_hand():
                                                 "not reproduced": 0, "missing": 1}
     with pytest.raises(ValueError, match="unknown verdicts"):
         verdict_counts(pd.DataFrame({"id": ["a"], "reading": ["default"], "verdict": ["holds"]}))
+
+
+def test_claims_with_declared_readings_measured_under_the_default_only_are_named():
+    """1e declares the shortcut × λ readings but was measured under the default only; so was
+    the missing 1c; 2a and 3a were measured under theirs."""
+    table = readings_table(synthetic_claims())
+    assert unmeasured_readings(table) == ["fig1e-irs-generalises", "fig1c-lateral-inhibition"]
+    numbers = reading_numbers(table)
+    assert (numbers["n_unmeasured"], numbers["n_varied"]) == (2, 2)
+    assert numbers["unmeasured"] == "fig1e-irs-generalises, fig1c-lateral-inhibition"
+    assert reading_numbers(table[table["id"] == "fig2a-positive-order-80"])["unmeasured"] == "none"
 
 
 def test_heatmap_has_one_cell_per_claim_and_reading():

@@ -103,17 +103,35 @@ def verdict_counts(table: pd.DataFrame) -> pd.DataFrame:
     return counts.reindex(list(CELL_VERDICTS)).fillna(0).astype(int)
 
 
+def unmeasured_readings(readings: pd.DataFrame) -> list[str]:
+    """The claims of :func:`readings_table` with readings declared for them
+    (:func:`afm.lab.readings.claim_readings`) that were measured under the default reading only.
+
+    Example:
+        >>> table = pd.DataFrame([{"id": "fig3c-convergence", "reading": "default"},
+        ...                       {"id": "fig2d-plain-near-uniform", "reading": "default"}])
+        >>> unmeasured_readings(table)   # no reading is declared for the second
+        ['fig3c-convergence']
+    """
+    rows = readings.groupby("id", sort=False).size()
+    return [claim_id for claim_id, n in rows.items() if n == 1 and len(claim_readings(claim_id)) > 1]
+
+
 def reading_numbers(readings: pd.DataFrame) -> dict:
     """What the report glues about :func:`readings_table`: ``default_<verdict>`` and
     ``best_<verdict>`` (:func:`verdict_counts`, spaces as ``_``), ``n_varied`` (claims measured
-    under more than one reading) and ``n_readings`` (distinct readings)."""
+    under more than one reading), ``n_readings`` (distinct readings), and ``n_unmeasured`` and
+    ``unmeasured`` (:func:`unmeasured_readings`: how many claims, and which, have declared
+    readings not measured)."""
     numbers = {}
     for verdict, row in verdict_counts(readings).iterrows():
         key = verdict.replace(" ", "_")
         numbers[f"default_{key}"] = int(row["default reading"])
         numbers[f"best_{key}"] = int(row["best reading"])
+    unmeasured = unmeasured_readings(readings)
     return {**numbers, "n_varied": int((readings.groupby("id").size() > 1).sum()),
-            "n_readings": int(readings["reading"].nunique())}
+            "n_readings": int(readings["reading"].nunique()), "n_unmeasured": len(unmeasured),
+            "unmeasured": ", ".join(unmeasured) or "none"}
 
 
 def claim_numbers(table: pd.DataFrame, profile: str) -> dict:
