@@ -216,12 +216,12 @@ def ablation_summary(res: dict) -> dict:
 
 def cnn_spec(profile: str, forgetting: bool, lam: float = 0.0, seed: int = 0) -> Run:
     """LeNet-5 of Fig. 2c on the CIFAR-10 stand-in: forgetting layers on its two convolutional
-    layers (or none), SGD (momentum 0.9, batch 128, lr 0.05 decayed to 0 by a cosine schedule)."""
+    layers (or none), SGD (momentum 0.9, batch 128, lr 0.02 decayed to 0 by a cosine schedule)."""
     s = settings(profile)
     return Run(arch="lenet5", dataset="cifar10",
                forgetting=CNN_FORGETTING if forgetting else (False,) * 4,
                lam=lam if forgetting else 0.0, beta=s["cnn_beta"] if forgetting else 0.0,
-               train=TrainConfig(epochs=s["cnn_epochs"], lr=0.05, schedule="cosine"),
+               train=TrainConfig(epochs=s["cnn_epochs"], lr=0.02, schedule="cosine"),
                train_size=s["cnn_train_size"], seed=seed)
 
 
