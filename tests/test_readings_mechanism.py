@@ -199,3 +199,23 @@ def test_under_the_default_reading_the_networks_are_the_chapters(monkeypatch):
     for seed in neuron_importance.seeds("book"):
         assert experiments.fig2a_spec("book", seed, claim_readings("fig2b-higher-layers-critical")[0]) == \
             neuron_importance.fashion_spec("book", fashion["lam"], fashion["beta"], seed)
+
+
+def test_afm_run_writes_each_claim_with_its_readings(monkeypatch):
+    """What ``afm run 1d | 1e | 2b`` writes under ``claims`` (:func:`afm.lab.figures.claims_of`):
+    every claim of the figure, each with a per-reading table of at least two readings,
+    the shortcut both ways."""
+    from afm.lab import figures
+
+    monkeypatch.setattr(rm, "fig1e_under", lambda p, seed, r: sparse_result(
+        holds(seed) if r["shortcut"] is False else fails(seed)))
+    monkeypatch.setattr(rm, "fig2b_under", lambda p, seed, r: ablation_result(r["shortcut"] is False))
+    for figure, results, ids in (("1d", DEFAULT_1E, rm.FIG1D_CLAIMS), ("1e", DEFAULT_1E, rm.FIG1E_CLAIMS),
+                                 ("2b", {0: ablation_result(False)}, rm.FIG2B_CLAIMS)):
+        written = figures.claims_of(figure, "smoke", results)
+        assert [c["id"] for c in written] == list(ids)
+        for c in written:
+            assert set(c) == {"id", "statement", "value", "spread", "n_seeds", "verdict", "readings"}
+            assert len(c["readings"]) >= 2 and {r["reading"]["shortcut"] for r in c["readings"]} == {True, False}
+            assert c["verdict"] == "not reproduced"
+            assert {r["verdict"] for r in c["readings"] if r["reading"]["shortcut"] is False} == {"reproduced"}
