@@ -219,3 +219,25 @@ def test_afm_run_writes_each_claim_with_its_readings(monkeypatch):
             assert len(c["readings"]) >= 2 and {r["reading"]["shortcut"] for r in c["readings"]} == {True, False}
             assert c["verdict"] == "not reproduced"
             assert {r["verdict"] for r in c["readings"] if r["reading"]["shortcut"] is False} == {"reproduced"}
+
+
+def test_a_one_claim_map_has_room_for_its_reading_labels(tmp_path):
+    """Fig. 1d's and 2b's maps have one claim: the grid must still be drawn (matplotlib warns,
+    and lays nothing out, when the rotated labels leave the axes no height)."""
+    import warnings
+
+    import matplotlib
+    import pandas as pd
+
+    matplotlib.use("Agg")
+    from afm.plotting.report import fig_claims_readings
+
+    readings = claim_readings("fig2b-higher-layers-critical")
+    table = pd.DataFrame([{"id": "fig2b-higher-layers-critical", "reading": label(r), "value": 0.1,
+                           "verdict": "partly"} for r in readings])
+    fig = fig_claims_readings(table, title="Fig. 2b: each claim under each of its readings")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        fig.savefig(tmp_path / "map.png")
+    (ax,) = [a for a in fig.axes if a.get_yticklabels()]
+    assert ax.get_window_extent().height > 0.2 * fig.dpi  # the row is drawn, not collapsed
