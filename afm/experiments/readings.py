@@ -174,7 +174,7 @@ def fig2a_claims(results_by_seed: dict, profile: str) -> list[Claim]:
 # --- The chapter "The claims under their readings" --------------------------------------------
 
 #: The figures whose claims are measured under every reading declared for them, in the book's order.
-VARIED_FIGURES = ("1c", "1f", "2a", "2d", "3a", "3b")
+VARIED_FIGURES = ("1c", "1d", "1e", "1f", "2a", "2b", "2d", "3a", "3b")
 
 
 def claims_under_readings(figure_id: str, profile: str, jobs: int | None = None) -> list[Claim]:
@@ -201,12 +201,16 @@ def claims_under_readings(figure_id: str, profile: str, jobs: int | None = None)
 def _runs_of(figure_id: str):
     """``(claim ids, grid(profile, reading), runs(profile, seed, reading))`` of a varied figure:
     the validation grid a reading that leaves λ open chooses from, and the networks it trains."""
-    from afm.experiments import readings_claims as rc, readings_efficiency as rf
+    from afm.experiments import (readings_claims as rc, readings_efficiency as rf,
+                                 readings_mechanism as rm)
 
     return {"1c": (rc.FIG1C_CLAIMS, rc.mnist_grid, lambda *a: [rc.fig1c_spec(*a)]),
+            "1d": (rm.FIG1D_CLAIMS, rc.mnist_grid, lambda *a: list(rc.fig2d_specs(*a).values())),
+            "1e": (rm.FIG1E_CLAIMS, rc.mnist_grid, lambda *a: list(rc.fig2d_specs(*a).values())),
             "1f": (rc.FIG1F_CLAIMS, rc.mnist_grid, lambda *a: [rc.fig2d_specs(*a)["ERS + IRS"]]),
             "2d": (rc.FIG2D_CLAIMS, rc.mnist_grid, lambda *a: list(rc.fig2d_specs(*a).values())),
             "2a": (FIG2A_CLAIMS, fig2a_grid, lambda *a: [fig2a_spec(*a)]),
+            "2b": (rm.FIG2B_CLAIMS, fig2a_grid, lambda *a: [fig2a_spec(*a)]),
             "3a": (rf.FIG3A_CLAIMS, rf.fig3a_grid, rf.fig3a_specs),
             "3b": (rf.FIG3B_CLAIMS, rf.fig3b_grid, lambda *a: [rf.fig3b_spec(*a)])}[figure_id]
 

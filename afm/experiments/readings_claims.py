@@ -5,8 +5,9 @@ on the figure's own :class:`~afm.lab.runs.Run`, λ and β chosen on validation o
 unless the reading fixes them), the figure's measurement taken on it (cached, keyed by the reading),
 and each claim judged under each reading by the chapter's own verdict function
 (:mod:`afm.verdicts`), called, not copied: under the default reading a claim's verdict is the
-chapter's. Fig. 2a's claims are in :mod:`afm.experiments.readings`, Fig. 3b's in
-:mod:`afm.experiments.readings_efficiency`.
+chapter's. Fig. 2a's claims are in :mod:`afm.experiments.readings`, Fig. 1d's, 1e's and 2b's
+(on the networks trained here and for Fig. 2a) in :mod:`afm.experiments.readings_mechanism`,
+Fig. 3a's and 3b's in :mod:`afm.experiments.readings_efficiency`.
 """
 
 from __future__ import annotations
@@ -50,14 +51,14 @@ def lam_beta_under(reading: dict, grid: Sequence[Run]) -> tuple[float, float]:
 
 
 def mnist_grid(profile: str, reading: dict) -> list[Run]:
-    """Chapter 1's (λ, β) grid under ``reading`` (Fig. 1c, 1f and 2d choose from it)."""
+    """Chapter 1's (λ, β) grid under ``reading`` (Fig. 1c to 1f and 2d choose from it)."""
     s, base = forgetting_layer.settings(profile), forgetting_layer.base_spec(profile)
     return grid_under(reading, [replace(base, lam=lam, beta=beta)
                                 for lam, beta in product(s["lams"], s["betas"])])
 
 
 def mnist_lam_beta(profile: str, reading: dict) -> tuple[float, float]:
-    """(λ, β) of Fig. 1c, 1f and 2d under ``reading``."""
+    """(λ, β) of Fig. 1c to 1f and 2d under ``reading``."""
     return lam_beta_under(reading, mnist_grid(profile, reading))
 
 

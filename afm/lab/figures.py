@@ -23,7 +23,7 @@ from afm.experiments import (balance, efficient_learning, forgetting_layer, long
                              neuron_importance, own_model, sparse_coding)
 from afm.lab.cache import cached, is_cached
 from afm.experiments import readings as readings_experiments
-from afm.experiments import readings_claims, readings_efficiency
+from afm.experiments import readings_claims, readings_efficiency, readings_mechanism
 from afm.lab.claims import claim_summary, figure_claims
 from afm.lab.profiles import check_profile
 from afm.lab.registry import Figure
@@ -138,10 +138,11 @@ def to_jsonable(obj: Any) -> Any:
 
 #: Figures whose claims ``afm run`` judges itself, under every reading declared for them:
 #: ``claims(results_by_seed, profile) -> [Claim]``.
-CLAIMS = {"2a": readings_experiments.fig2a_claims, "1c": readings_claims.fig1c_claims,
-          "1f": readings_claims.fig1f_claims,
-          "2d": readings_claims.fig2d_claims,
-          "3a": readings_efficiency.fig3a_claims, "3b": readings_efficiency.fig3b_claims}
+CLAIMS = {"1c": readings_claims.fig1c_claims, "1d": readings_mechanism.fig1d_claims,
+          "1e": readings_mechanism.fig1e_claims, "1f": readings_claims.fig1f_claims,
+          "2a": readings_experiments.fig2a_claims, "2b": readings_mechanism.fig2b_claims,
+          "2d": readings_claims.fig2d_claims, "3a": readings_efficiency.fig3a_claims,
+          "3b": readings_efficiency.fig3b_claims}
 
 
 def claims_of(figure_id: str, profile: str, results_by_seed: dict[int, Any]) -> list[dict]:

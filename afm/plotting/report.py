@@ -34,7 +34,9 @@ def fig_claims_readings(table: pd.DataFrame, title: str = "") -> plt.Figure:
     code = grid.pivot(index="id", columns="reading", values="code").reindex(index=claims, columns=readings)
     value = grid.pivot(index="id", columns="reading", values="value").reindex(index=claims, columns=readings)
     text = value.map(lambda v: "" if pd.isna(v) else f"{v:.3g}")
-    fig, ax = plt.subplots(figsize=(2.5 + 0.75 * len(readings), 1.2 + 0.32 * len(claims)),
+    # the reading labels stand at 45° above the grid: room for the longest, however few the claims
+    top = 0.7 + 0.055 * max(len(str(r)) for r in readings)
+    fig, ax = plt.subplots(figsize=(2.5 + 0.75 * len(readings), top + 0.32 * len(claims)),
                            constrained_layout=True)
     sns.heatmap(code.astype(float), mask=code.isna(), annot=text.to_numpy(), fmt="",
                 cmap=ListedColormap(list(VERDICT_COLOURS.values())), vmin=-0.5,
