@@ -220,3 +220,46 @@ def test_fig3a_claims_per_reading(monkeypatch):
     assert replace(gain, readings=[]) == chapter                # the default is the chapter's verdict
     with pytest.raises(ValueError, match="not a claim of Fig. 3a"):
         rf.fig3a_claim("fig3b-random-worse", default, "smoke")
+
+
+def channels(drop_forgetting, drop_plain):
+    """A Fig. 2c result (one seed) with the fields the claim reads: overall accuracy (the mean
+    of per-class accuracies) intact and after removing the top-1 and top-10 channels."""
+    def per_class(acc):
+        return np.full(10, acc)
+    return {"per_class": {("forgetting", "omega"): {0: per_class(0.6), 1: per_class(0.6 - drop_forgetting / 2),
+                                                    10: per_class(0.6 - drop_forgetting)},
+                          ("plain", "activation"): {0: per_class(0.6), 1: per_class(0.6 - drop_plain / 2),
+                                                    10: per_class(0.6 - drop_plain)},
+                          ("forgetting", "activation"): {0: per_class(0.6), 1: per_class(0.6), 10: per_class(0.6)}},
+            "random": {"forgetting": {1: np.full((2, 10), 0.6), 10: np.full((2, 10), 0.6)},
+                       "plain": {1: np.full((2, 10), 0.6), 10: np.full((2, 10), 0.6)}},
+            "test_acc": {"forgetting": 0.6, "plain": 0.6}}
+
+
+def test_fig2c_claims_per_reading(monkeypatch):
+    """Fig. 2c under the shortcut × λ and ρ readings: the default from the figure's results, every
+    other reading from the same seeds; the chapter's verdict: the forgetting LeNet-5 loses more
+    than the plain one for every k, per seed."""
+    def under(profile, seed, reading):
+        if reading["shortcut"] is False:
+            return channels(0.4, 0.1)                         # collapses more: holds
+        if reading["rho"] == 4.0:
+            return channels(0.4 if seed == 0 else 0.05, 0.1)  # holds in one seed
+        return channels(0.05, 0.1)
+
+    monkeypatch.setattr(rc, "fig2c_under", under)
+    default = {0: channels(0.05, 0.1), 1: channels(0.05, 0.1)}
+    (claim,) = rc.fig2c_claims(default, "smoke")
+    check_table(claim, 2, lambda r: "reproduced" if r["shortcut"] is False else
+                "partly" if r["rho"] == 4.0 else "not reproduced")
+    assert claim.value == pytest.approx(-0.05) and claim.verdict == "not reproduced"
+    drops, _ = rules_3.channel_measures(default, (1, 10))
+    assert replace(claim, readings=[]) == rules_3.top_channels_collapse(drops, profile="smoke")
+    with pytest.raises(ValueError, match="not a claim of Fig. 2c"):
+        rc.fig2c_claim("fig2d-irs-polarises", default, "smoke")
+    from afm.lab import figures
+
+    (written,) = figures.claims_of("2c", "smoke", default)   # what `afm run 2c` writes
+    assert written["id"] == "fig2c-top-channels-collapse" and len(written["readings"]) == 7
+    assert {r["reading"]["shortcut"] for r in written["readings"]} == {True, False}

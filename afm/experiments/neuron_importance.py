@@ -255,8 +255,9 @@ def _top_units(scores: dict, k: int, order: str = "inverse", seed: int = 0) -> d
     return out
 
 
-def channel_removal(profile: str, seed: int) -> dict:
-    """Fig. 2c for one seed: per-class test accuracy after removing the top-k channels.
+def channel_removal(profile: str, seed: int, forgetting: Run | None = None) -> dict:
+    """Fig. 2c for one seed: per-class test accuracy after removing the top-k channels
+    (``forgetting``: the LeNet-5 with forgetting layers, default the λ of :func:`choose_cnn`).
 
     Three rankings of the 22 convolutional channels (6 + 16, ranked together):
     ``("forgetting", "omega")`` (the paper's), ``("plain", "activation")`` (the plain network's
@@ -270,9 +271,8 @@ def channel_removal(profile: str, seed: int) -> dict:
         "per_class": {ranking: {0 | k: (10,)}}, "random": {network: {k: (draws, 10)}}}``
     """
     s = settings(profile)
-    chosen = choose_cnn(profile)
-    specs = {"forgetting": cnn_spec(profile, True, chosen["lam"], seed),
-             "plain": cnn_spec(profile, False, seed=seed)}
+    forgetting = forgetting or cnn_spec(profile, True, choose_cnn(profile)["lam"], seed)
+    specs = {"forgetting": forgetting, "plain": cnn_spec(profile, False, seed=seed)}
     nets = {k: fit(spec) for k, spec in specs.items()}
     models = {k: specs[k].build(r["state_dict"]) for k, r in nets.items()}
     _, val, test = specs["plain"].splits()
@@ -287,7 +287,7 @@ def channel_removal(profile: str, seed: int) -> dict:
                                        activation_importance(models["forgetting"], val_batches).items()
                                        if k in conv},
     }
-    out = {"lam": chosen["lam"], "beta": chosen["beta"], "seed": seed,
+    out = {"lam": forgetting.lam, "beta": forgetting.beta, "seed": seed,
            "classes": list(afm_data.CIFAR10_CLASSES),
            "test_acc": {k: r["test_acc"] for k, r in nets.items()},
            "scores": {r: {k: v.numpy() for k, v in sc.items()} for r, sc in scores.items()},

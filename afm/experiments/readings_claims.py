@@ -223,3 +223,58 @@ def fig2d_claims(results_by_seed: dict, profile: str) -> list[Claim]:
                   for r in readings_of(FIG2D_CLAIMS)}
     return [*judged(FIG2D_CLAIMS, by_reading, profile, fig2d_claim),
             plain_near_uniform(results_by_seed, profile)]
+
+
+# --- Fig. 2c: removing the most important channels of LeNet-5 --------------------------------
+
+FIG2C_CLAIMS = ("fig2c-top-channels-collapse",)
+
+
+def cnn_grid(profile: str, reading: dict) -> list[Run]:
+    """Chapter 3's λ grid of the LeNet-5 with forgetting layers (seed 0) under ``reading``;
+    ``[]`` for a reading that fixes λ."""
+    from afm.experiments import neuron_importance
+
+    return grid_under(reading, [neuron_importance.cnn_spec(profile, True, lam)
+                                for lam in neuron_importance.settings(profile)["cnn_lams"]])
+
+
+def fig2c_spec(profile: str, seed: int, reading: dict) -> Run:
+    """The LeNet-5 with forgetting layers of Fig. 2c trained under ``reading``: λ fixed by the
+    reading, or the best on validation among :func:`cnn_grid`."""
+    from afm.experiments import neuron_importance
+
+    lam, beta = lam_beta_under(reading, cnn_grid(profile, reading))
+    return apply_reading(replace(neuron_importance.cnn_spec(profile, True, lam, int(seed)), beta=beta),
+                         reading)
+
+
+def fig2c_under(profile: str, seed: int, reading: dict) -> dict:
+    """Fig. 2c for one seed under ``reading``: :func:`~afm.experiments.neuron_importance.channel_removal`
+    with the LeNet-5 trained under it (the plain LeNet-5, which no reading changes, is the
+    chapter's). Cached."""
+    from afm.experiments import neuron_importance
+
+    return measured_under("fig2c_reading", profile, seed, reading,
+                          lambda: neuron_importance.channel_removal(profile, int(seed),
+                                                                    fig2c_spec(profile, seed, reading)))
+
+
+def fig2c_claim(claim_id: str, by_seed: dict, profile: str) -> Claim:
+    """Chapter 3's verdict, :func:`afm.verdicts.neuron_importance.top_channels_collapse`, on the
+    accuracy lost per seed (:func:`~afm.verdicts.neuron_importance.channel_measures`)."""
+    from afm.experiments import neuron_importance
+
+    if claim_id not in FIG2C_CLAIMS:
+        raise ValueError(f"not a claim of Fig. 2c: {claim_id!r}; expected one of {FIG2C_CLAIMS}")
+    drops, _ = rules_3.channel_measures({s: by_seed[s] for s in sorted(by_seed)}, neuron_importance.TOP_K)
+    return rules_3.top_channels_collapse(drops, profile=profile)
+
+
+def fig2c_claims(results_by_seed: dict, profile: str) -> list[Claim]:
+    """Fig. 2c's claim under each reading; the default from the figure's ``results_by_seed``,
+    every other reading from the same seeds trained under it."""
+    by_reading = {label(r): (results_by_seed if is_default(r) else
+                             {seed: fig2c_under(profile, seed, r) for seed in results_by_seed})
+                  for r in readings_of(FIG2C_CLAIMS)}
+    return judged(FIG2C_CLAIMS, by_reading, profile, fig2c_claim)

@@ -141,6 +141,7 @@ def to_jsonable(obj: Any) -> Any:
 CLAIMS = {"1c": readings_claims.fig1c_claims, "1d": readings_mechanism.fig1d_claims,
           "1e": readings_mechanism.fig1e_claims, "1f": readings_claims.fig1f_claims,
           "2a": readings_experiments.fig2a_claims, "2b": readings_mechanism.fig2b_claims,
+          "2c": readings_claims.fig2c_claims,
           "2d": readings_claims.fig2d_claims, "3a": readings_efficiency.fig3a_claims,
           "3b": readings_efficiency.fig3b_claims}
 
