@@ -111,3 +111,27 @@ def test_sentences_are_keyed_for_glue_and_say_where_each_claim_holds():
 
     a = claim([row(SHORTCUT, 75.0, "not reproduced"), row(NO_SHORTCUT, 0.0, "reproduced")])
     assert sentences([a]) == {"fig2a_positive_order_80": where_it_holds(a)}
+
+
+
+@pytest.mark.parametrize("figure", ["2a", "2b", "3b"])
+def test_after_premeasure_the_claims_only_read_the_cache(monkeypatch, tmp_path, figure):
+    """The measurements taken in parallel before the claims (``premeasure``) are exactly those the
+    claims read: once they are taken, the claims are judged with every measurement disabled
+    (a miss would measure again, one at a time). Real smoke runs, in a fresh cache."""
+    from afm.experiments import readings as experiments, readings_efficiency as rf, readings_mechanism as rm
+    from afm.lab import figures
+
+    monkeypatch.setenv("AFM_CACHE_DIR", str(tmp_path))
+    results = figures.results(figure, "smoke", progress=False)
+    experiments.prefit(figure, "smoke", list(results))
+    assert experiments.premeasure(figure, "smoke", list(results)) > 0
+
+    def measured_again(*args, **kwargs):
+        raise AssertionError("measured again: premeasure missed it")
+
+    for module, name in {"2a": [(experiments, "_fig2a_under")], "2b": [(rm, "ablation_curve")],
+                         "3b": [(rf, "weight_importance"), (rf.el, "obd_iterative")]}[figure]:
+        monkeypatch.setattr(module, name, measured_again)
+    claims = figures.CLAIMS[figure](results, "smoke")
+    assert claims and all(len(c.readings) > 1 for c in claims)

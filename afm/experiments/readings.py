@@ -197,6 +197,7 @@ def claims_under_readings(figure_id: str, profile: str, jobs: int | None = None)
                          f"choose one of {', '.join(VARIED_FIGURES)}")
     results = figures.results(fig_id, profile, jobs=jobs, progress=False)
     prefit(fig_id, profile, list(results), jobs=jobs)
+    premeasure(fig_id, profile, list(results), jobs=jobs)
     return [c for c in figures.CLAIMS[fig_id](results, profile) if c.readings]
 
 
@@ -236,6 +237,50 @@ def prefit(figure_id: str, profile: str, seeds: list[int], jobs: int | None = No
     nets = [run for r in others for seed in seeds for run in runs(profile, seed, r)]
     fit_all(list(dict.fromkeys(nets)), jobs=jobs)
     return len(set(grids) | set(nets))
+
+
+def _measures(figure_id: str, profile: str, seeds: list[int]) -> list[list[tuple]]:
+    """The costly measurements of ``figure_id``'s claims under its readings other than the
+    default, as ``[stage: [(function, *args)]]`` (a stage's tasks are independent): the ablation
+    curves of Fig. 2a and 2b, and Fig. 3b's pruning references (random, iterative OBD: one per
+    trained network), then its Eq. (2) curves. The other figures' measurements are cheap."""
+    from afm.experiments import readings_efficiency as rf, readings_mechanism as rm
+    from afm.experiments.readings_claims import readings_of
+
+    def others(claim_ids):
+        return [r for r in readings_of(claim_ids) if not is_default(r)]
+
+    if figure_id == "2a":
+        return [[(fig2a_under, profile, s, r) for r in others(FIG2A_CLAIMS) for s in seeds]]
+    if figure_id == "2b":
+        return [[(rm.fig2b_under, profile, s, r) for r in others(rm.FIG2B_CLAIMS) for s in seeds]]
+    if figure_id == "3b":  # the references once per trained network, then each reading's curves
+        networks = {(s, rf.fig3b_spec(profile, s, rf.training_of(r))): rf.training_of(r)
+                    for r in others(rf.FIG3B_CLAIMS) for s in seeds}
+        return [[(rf._references, profile, s, t) for (s, _), t in networks.items()],
+                [(rf.fig3b_under, profile, s, r) for r in others(rf.FIG3B_CLAIMS) for s in seeds]]
+    return []
+
+
+def _measure(fn, *args) -> None:
+    """``fn(*args)`` for its cache entry only (nothing to send back from a worker)."""
+    fn(*args)
+
+
+def premeasure(figure_id: str, profile: str, seeds: list[int], jobs: int | None = None) -> int:
+    """Take, in parallel (:func:`afm.lab.sweep.run_many`, one thread per task), the costly
+    measurements that ``figure_id``'s claims read under their readings (:func:`_measures`); the
+    claims then find them in the cache. Call it after :func:`prefit` (the networks are trained).
+
+    Returns:
+        The number of measurements (already cached or not).
+    """
+    from afm.lab.sweep import run_many
+
+    stages = _measures(figure_id, profile, seeds)
+    for tasks in stages:
+        run_many(_measure, tasks, jobs=jobs, progress=False, desc=f"Fig. {figure_id} measurements")
+    return sum(len(t) for t in stages)
 
 
 def _value(row: dict) -> str:

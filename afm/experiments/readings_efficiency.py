@@ -19,7 +19,7 @@ called, not copied: under the default reading a claim's verdict is the chapter's
 from __future__ import annotations
 
 import copy
-from dataclasses import replace
+from dataclasses import asdict, replace
 
 import numpy as np
 
@@ -30,6 +30,7 @@ from afm.experiments.efficient_learning import pruning as elp
 from afm.experiments.readings_claims import (grid_under, judged, lam_beta_under, measured_under,
                                              readings_of)
 from afm.importance import neuron_importance
+from afm.lab.cache import cached
 from afm.lab.claims import Claim
 from afm.lab.readings import NOT_TRAINING, apply_reading, is_default, label
 from afm.lab.runs import Run, fit
@@ -113,10 +114,20 @@ def _pruning_setup(profile: str, seed: int, reading: dict) -> tuple:
     return s, spec, model, sets, recal, list(s["fractions"])
 
 
+def training_of(reading: dict) -> dict:
+    """The settings of ``reading`` that train the network (and choose its λ), without how
+    Eq. (2) prunes it."""
+    return {k: v for k, v in reading.items() if k not in NOT_TRAINING or k == "lam_rule"}
+
+
 def _references(profile: str, seed: int, reading: dict) -> dict:
-    """Random pruning and iterative OBD of the network trained under ``reading`` (they do not
-    depend on how Eq. (2) is read, so they are cached per training reading)."""
-    training = {k: v for k, v in reading.items() if k not in NOT_TRAINING or k == "lam_rule"}
+    """Random pruning and iterative OBD of the network trained under ``reading``. They depend
+    on the network only, not on how Eq. (2) is read or on which reading trained it, so they are
+    cached per network: two readings that train the same network (λ chosen on validation, and
+    λ fixed at the value chosen) share them."""
+    training = training_of(reading)
+    key = {"profile": profile, "seed": int(seed), "network": asdict(fig3b_spec(profile, seed, training)),
+           "settings": el.settings(profile)}
 
     def measure() -> dict:
         s, spec, model, (train_set, _, eval_set), recal, fractions = _pruning_setup(
@@ -129,7 +140,7 @@ def _references(profile: str, seed: int, reading: dict) -> dict:
                                recal)
         return {"unpruned": elp._accuracy(copy.deepcopy(model), eval_set, recal),
                 "random": draws.mean(0), "obd": obd["acc"]}
-    return measured_under("fig3b_reading_references", profile, seed, training, measure)
+    return cached("fig3b_references", key, measure)
 
 
 def fig3b_under(profile: str, seed: int, reading: dict) -> dict:

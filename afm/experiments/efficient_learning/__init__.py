@@ -68,7 +68,7 @@ def settings(profile: str) -> dict:
         book=dict(mlp_sizes=(1000, 5000, None), mlp_epochs=(30, 10, 2), seeds=[0, 1, 2],
                   l1s=[1e-6, 1e-5, 1e-4], l2s=[1e-4, 1e-3, 1e-2], lams=[0.1, 1.0],
                   betas=[1e-4, 1e-3], rhos=[1.0, 4.0], curve_test=2000,
-                  vgg_width=0.125, vgg_train_size=None, vgg_val_fraction=0.05, vgg_epochs=3,
+                  vgg_width=0.125, vgg_train_size=None, vgg_val_fraction=0.05, vgg_epochs=2,
                   vgg_seeds=[0, 1],
                   vgg_lams=[0.1, 1.0], vgg_beta=1e-4,
                   fractions=(1.0, 0.8, 0.6, 0.4, 0.3, 0.2, 0.15, 0.1, 0.05),
