@@ -44,7 +44,7 @@ class TrainConfig:
         seed: seeds the shuffling of the batches.
         schedule: ``"constant"`` (``lr`` throughout) or ``"cosine"``: step ``t`` of ``T``
             uses ``lr · (1 + cos(π t / T)) / 2``, down to 0 at the end
-            (:func:`learning_rate`).
+            (:func:`afm.train.learning_rate`).
 
     Raises:
         TypeError: for a count that is not an integer (``epochs=1.5``, ``batch_size=True``) or
