@@ -94,6 +94,18 @@ def judged(claim_ids: Sequence[str], by_reading: dict[str, dict], profile: str,
                            for r in claim_readings(claim_id)]) for claim_id in claim_ids]
 
 
+def over_readings(claim_ids: Sequence[str], results_by_seed: dict, profile: str,
+                  under: Callable[[str, int, dict], Any],
+                  judge: Callable[[str, dict, str], Claim]) -> list[Claim]:
+    """The claims ``claim_ids`` under each of their readings: the default from the figure's own
+    ``results_by_seed``, every other reading from ``under(profile, seed, reading)`` for the same
+    seeds; each judged by ``judge`` (:func:`judged`)."""
+    by_reading = {label(r): (results_by_seed if is_default(r) else
+                             {seed: under(profile, seed, r) for seed in results_by_seed})
+                  for r in readings_of(claim_ids)}
+    return judged(claim_ids, by_reading, profile, judge)
+
+
 # --- Fig. 1c: lateral inhibition ------------------------------------------------------------
 
 FIG1C_CLAIMS = ("fig1c-lateral-inhibition",)
@@ -121,10 +133,7 @@ def fig1c_claim(claim_id: str, by_seed: dict, profile: str) -> Claim:
 def fig1c_claims(results_by_seed: dict, profile: str) -> list[Claim]:
     """Fig. 1c's claim: the default reading from the figure's ``results_by_seed``, every other
     reading from the same seeds trained under it."""
-    by_reading = {label(r): (results_by_seed if is_default(r) else
-                             {seed: fig1c_under(profile, seed, r) for seed in results_by_seed})
-                  for r in readings_of(FIG1C_CLAIMS)}
-    return judged(FIG1C_CLAIMS, by_reading, profile, fig1c_claim)
+    return over_readings(FIG1C_CLAIMS, results_by_seed, profile, fig1c_under, fig1c_claim)
 
 
 # --- Fig. 1f: the switches over training ------------------------------------------------------
@@ -274,7 +283,4 @@ def fig2c_claim(claim_id: str, by_seed: dict, profile: str) -> Claim:
 def fig2c_claims(results_by_seed: dict, profile: str) -> list[Claim]:
     """Fig. 2c's claim under each reading; the default from the figure's ``results_by_seed``,
     every other reading from the same seeds trained under it."""
-    by_reading = {label(r): (results_by_seed if is_default(r) else
-                             {seed: fig2c_under(profile, seed, r) for seed in results_by_seed})
-                  for r in readings_of(FIG2C_CLAIMS)}
-    return judged(FIG2C_CLAIMS, by_reading, profile, fig2c_claim)
+    return over_readings(FIG2C_CLAIMS, results_by_seed, profile, fig2c_under, fig2c_claim)

@@ -27,12 +27,12 @@ from afm import data as afm_data
 from afm.baselines.pruning import prunable_weights, random_scores, weight_importance
 from afm.experiments import efficient_learning as el
 from afm.experiments.efficient_learning import pruning as elp
-from afm.experiments.readings_claims import (grid_under, judged, lam_beta_under, measured_under,
-                                             readings_of)
+from afm.experiments.readings_claims import (grid_under, lam_beta_under, measured_under,
+                                             over_readings)
 from afm.importance import neuron_importance
 from afm.lab.cache import cached
 from afm.lab.claims import Claim
-from afm.lab.readings import NOT_TRAINING, apply_reading, is_default, label
+from afm.lab.readings import NOT_TRAINING, apply_reading
 from afm.lab.runs import Run, fit
 from afm.train import loader
 
@@ -79,10 +79,7 @@ def fig3a_claim(claim_id: str, by_seed: dict, profile: str) -> Claim:
 def fig3a_claims(results_by_seed: dict, profile: str) -> list[Claim]:
     """Fig. 3a's claims under each reading; the default from the figure's ``results_by_seed``,
     every other reading from the same seeds trained under it."""
-    by_reading = {label(r): (results_by_seed if is_default(r) else
-                             {seed: fig3a_under(profile, seed, r) for seed in results_by_seed})
-                  for r in readings_of(FIG3A_CLAIMS)}
-    return judged(FIG3A_CLAIMS, by_reading, profile, fig3a_claim)
+    return over_readings(FIG3A_CLAIMS, results_by_seed, profile, fig3a_under, fig3a_claim)
 
 
 # --- Fig. 3b: Eq. (2) ---------------------------------------------------------------------------
@@ -178,7 +175,4 @@ def fig3b_claim(claim_id: str, by_seed: dict, profile: str) -> Claim:
 def fig3b_claims(results_by_seed: dict, profile: str) -> list[Claim]:
     """Fig. 3b's claims under each reading; the default from the figure's ``results_by_seed``
     (the chapter's own pruning curves), every other reading from the same seeds."""
-    by_reading = {label(r): (results_by_seed if is_default(r) else
-                             {seed: fig3b_under(profile, seed, r) for seed in results_by_seed})
-                  for r in readings_of(FIG3B_CLAIMS)}
-    return judged(FIG3B_CLAIMS, by_reading, profile, fig3b_claim)
+    return over_readings(FIG3B_CLAIMS, results_by_seed, profile, fig3b_under, fig3b_claim)

@@ -18,13 +18,11 @@ copied: under the default reading a claim's verdict is the chapter's.
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 
 from afm.analysis.ablation import ablation_curve, area_under
 from afm.experiments import neuron_importance, sparse_coding
-from afm.experiments.readings_claims import fig2d_specs, judged, measured_under, readings_of
+from afm.experiments.readings_claims import fig2d_specs, judged, measured_under, over_readings, readings_of
 from afm.lab.claims import Claim
 from afm.lab.readings import is_default, label
 from afm.verdicts import neuron_importance as rules_3, sparse_coding as rules_2
@@ -159,8 +157,4 @@ def fig2b_claim(claim_id: str, by_seed: dict, profile: str) -> Claim:
 def fig2b_claims(results_by_seed: dict, profile: str) -> list[Claim]:
     """Fig. 2b's claim under each reading: the default from the figure's ``results_by_seed``
     (chapter 3's ablation results), every other from the same seeds trained under it."""
-    by_reading: dict[str, Any] = {
-        label(r): (results_by_seed if is_default(r) else
-                   {seed: fig2b_under(profile, seed, r) for seed in results_by_seed})
-        for r in readings_of(FIG2B_CLAIMS)}
-    return judged(FIG2B_CLAIMS, by_reading, profile, fig2b_claim)
+    return over_readings(FIG2B_CLAIMS, results_by_seed, profile, fig2b_under, fig2b_claim)
