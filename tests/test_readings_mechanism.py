@@ -153,7 +153,7 @@ def test_fig2b_default_is_the_chapters_verdict():
         rm.fig2b_claim("fig2a-random-between", results, "smoke")
 
 
-@pytest.mark.parametrize("figure", ["1b", "3c"])
+@pytest.mark.parametrize("figure", ["1b", "4a"])
 def test_a_figure_not_varied_is_refused(figure):
     assert figure not in experiments.VARIED_FIGURES
     with pytest.raises(ValueError, match="not measured under readings"):

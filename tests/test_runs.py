@@ -156,3 +156,25 @@ def test_fit_all_keeps_order_trains_duplicates_once_and_choose_uses_validation(c
     best, chosen_results = choose(runs_[:2])
     assert best == runs_[best_on_validation(chosen_results)]
     assert len(calls) == 2                           # choosing loads from the cache
+
+
+@needs_mnist
+def test_outcome_records_a_diverged_run_once_and_never_prefers_it(cache, monkeypatch):
+    """A learning rate of 1e10 makes the loss non-finite within the first steps: ``outcome``
+    returns where and why, caches it (not trained again), and the run that trained wins the
+    choice on validation even though it comes second."""
+    from afm.lab.runs import diverged, outcome, outcomes
+
+    blown = replace(_tiny(), train=TrainConfig(epochs=1, batch_size=64, lr=1e10))
+    with pytest.raises(FloatingPointError):          # fit itself still raises
+        fit(blown)
+    calls = []
+    real = runs._fit
+    monkeypatch.setattr(runs, "_fit", lambda run: calls.append(run) or real(run))
+    record = outcome(blown)
+    assert diverged(record) and "the loss became" in record["diverged"]
+    assert record["val_acc"] == float("-inf") and len(calls) == 1
+    first, second = outcomes([blown, _tiny()], jobs=1)
+    assert first == record and len(calls) == 2       # the diverged run is not trained again
+    assert not diverged(second) and second["test_acc"] == fit(_tiny())["test_acc"]
+    assert best_on_validation([first, second]) == 1

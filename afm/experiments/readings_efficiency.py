@@ -11,6 +11,12 @@
   Eq. (2) read with the reading's Ω outside the forgetting layers (``eq2_outside``) and its
   threshold (``eq2_threshold``: one global, or one per layer); random pruning and iterative
   OBD of the same network are the references.
+* Fig. 3c is about training speed and smoothness too, so its claims are measured under the
+  optimizer readings crossed with the VGG-9's batch norm (the paper never says whether its
+  VGG-9 has any; without it, the forgetting layers are the only thing between the convolutions
+  that rescales activations). The three networks of the figure are trained under each reading,
+  λ chosen again on validation. A network whose training diverges under a reading is recorded
+  as such (:func:`~afm.lab.runs.outcome`), with an infinite final loss, never as an error.
 
 Each claim is judged by the chapter's own verdict functions (:mod:`afm.verdicts.efficient_learning`),
 called, not copied: under the default reading a claim's verdict is the chapter's.
@@ -28,12 +34,12 @@ from afm.baselines.pruning import prunable_weights, random_scores, weight_import
 from afm.experiments import efficient_learning as el
 from afm.experiments.efficient_learning import pruning as elp
 from afm.experiments.readings_claims import (grid_under, lam_beta_under, measured_under,
-                                             over_readings)
+                                             over_readings, readings_of)
 from afm.importance import neuron_importance
 from afm.lab.cache import cached
 from afm.lab.claims import Claim
-from afm.lab.readings import NOT_TRAINING, apply_reading
-from afm.lab.runs import Run, fit
+from afm.lab.readings import NOT_TRAINING, apply_reading, is_default
+from afm.lab.runs import Run, best_on_validation, fit, outcomes
 from afm.train import loader
 
 
@@ -176,3 +182,68 @@ def fig3b_claims(results_by_seed: dict, profile: str) -> list[Claim]:
     """Fig. 3b's claims under each reading; the default from the figure's ``results_by_seed``
     (the chapter's own pruning curves), every other reading from the same seeds."""
     return over_readings(FIG3B_CLAIMS, results_by_seed, profile, fig3b_under, fig3b_claim)
+
+
+# --- Fig. 3c: the optimizer and batch norm ------------------------------------------------------
+
+FIG3C_CLAIMS = ("fig3c-convergence", "fig3c-without-losses")
+
+
+def fig3c_lam(profile: str, reading: dict) -> float:
+    """λ of Fig. 3c's complete layer under ``reading``: the best on validation among the
+    chapter's ``vgg_lams`` (seed 0, :func:`fig3b_grid`) trained under it. A candidate whose
+    training diverged is never preferred to one that trained; if all diverged, the first."""
+    grid = fig3b_grid(profile, reading)
+    return grid[best_on_validation(outcomes(grid))].lam
+
+
+def fig3c_specs(profile: str, seed: int, reading: dict) -> dict[str, Run]:
+    """The three VGG-9s of Fig. 3c (``sgd``, ``forgetting*``, ``forgetting``) trained under
+    ``reading``, the complete layer with :func:`fig3c_lam`."""
+    lam = fig3c_lam(profile, reading)
+    return {v: apply_reading(el.vgg_spec(profile, v, int(seed), lam), reading) for v in el.VARIANTS}
+
+
+def prepare_fig3c(profile: str, seeds, jobs: int | None = None, scheduler=None) -> None:
+    """Train, in parallel, every network that Fig. 3c's claims read under a reading other than
+    the default (which the figure trains): the λ grid of each reading, then its three networks
+    for each seed. Afterwards :func:`fig3c_under` only reads the cache."""
+    readings = [r for r in readings_of(FIG3C_CLAIMS) if not is_default(r)]
+    outcomes([spec for r in readings for spec in fig3b_grid(profile, r)], jobs, scheduler)
+    outcomes([spec for r in readings for seed in seeds for spec in fig3c_specs(profile, seed, r).values()],
+             jobs, scheduler)
+
+
+def fig3c_under(profile: str, seed: int, reading: dict) -> dict:
+    """Fig. 3c for one seed under ``reading``, shaped as
+    :func:`~afm.experiments.efficient_learning.convergence` gives it. Cached."""
+    return measured_under("fig3c_reading", profile, seed, reading,
+                          lambda: el.convergence(profile, int(seed), fig3c_specs(profile, seed, reading)))
+
+
+def fig3c_measures(by_seed: dict) -> tuple[dict, dict]:
+    """``({variant: final-epoch losses (seeds,)}, {variant: relative total variations (seeds,)})``
+    of Fig. 3c's per-seed results, as the chapter hands them to its verdicts."""
+    runs = [by_seed[seed]["runs"] for seed in sorted(by_seed)]
+    return ({v: np.array([r[v]["final_loss"] for r in runs]) for v in el.VARIANTS},
+            {v: np.array([r[v]["tv_relative"] for r in runs]) for v in el.VARIANTS})
+
+
+def fig3c_claim(claim_id: str, by_seed: dict, profile: str) -> Claim:
+    """The chapter's verdicts, :func:`afm.verdicts.efficient_learning.convergence` and
+    :func:`~afm.verdicts.efficient_learning.without_losses`, on :func:`fig3c_measures`."""
+    from afm.verdicts import efficient_learning as rules
+
+    judge = {"fig3c-convergence": rules.convergence,
+             "fig3c-without-losses": rules.without_losses}.get(claim_id)
+    if judge is None:
+        raise ValueError(f"not a claim of Fig. 3c: {claim_id!r}; expected one of {FIG3C_CLAIMS}")
+    return judge(*fig3c_measures(by_seed), profile=profile)
+
+
+def fig3c_claims(results_by_seed: dict, profile: str) -> list[Claim]:
+    """Fig. 3c's claims under each reading (optimizer × batch norm); the default from the
+    figure's ``results_by_seed``, every other reading from the same seeds trained under it
+    (:func:`prepare_fig3c` first, in parallel)."""
+    prepare_fig3c(profile, list(results_by_seed))
+    return over_readings(FIG3C_CLAIMS, results_by_seed, profile, fig3c_under, fig3c_claim)

@@ -143,7 +143,7 @@ CLAIMS = {"1c": readings_claims.fig1c_claims, "1d": readings_mechanism.fig1d_cla
           "2a": readings_experiments.fig2a_claims, "2b": readings_mechanism.fig2b_claims,
           "2c": readings_claims.fig2c_claims,
           "2d": readings_claims.fig2d_claims, "3a": readings_efficiency.fig3a_claims,
-          "3b": readings_efficiency.fig3b_claims}
+          "3b": readings_efficiency.fig3b_claims, "3c": readings_efficiency.fig3c_claims}
 
 
 def claims_of(figure_id: str, profile: str, results_by_seed: dict[int, Any]) -> list[dict]:

@@ -6,6 +6,8 @@
   is evaluated after each epoch. Frozen, so it is the cache key of its result.
 * :func:`fit`: the one cached training run, a plain result (state dict, history,
   accuracies); :func:`fit_all`: many of them, the missing ones in parallel;
+  :func:`outcome` / :func:`outcomes`: the same, where a run whose loss becomes
+  non-finite is a result (it diverged), not an error;
 * :func:`best_on_validation`: the one rule of choice (validation accuracy, ties to
   the earlier candidate); :func:`spread`: mean ± standard deviation over seeds.
 
@@ -24,8 +26,8 @@ from torch import nn
 
 from afm import data as afm_data
 from afm.device import seed_everything
-from afm.lab.cache import cached
-from afm.lab.sweep import cached_map
+from afm.lab.cache import cached, is_cached
+from afm.lab.sweep import cached_map, run_many
 from afm.models import MLP, VGG9, LeNet5
 from afm.regularisers import L1, L2, Forgetting
 from afm.train import TrainConfig, evaluate, train
@@ -244,6 +246,58 @@ def fit_all(runs: Sequence[Run], jobs: int | None = None, scheduler=None) -> lis
     """
     return cached_map("run", _fit, list(runs), asdict, jobs=jobs, scheduler=scheduler,
                       desc="training runs")
+
+
+#: The cache's name for the record of a run whose training diverged (:func:`outcome`).
+DIVERGED = "run_diverged"
+
+
+def diverged(result: dict) -> bool:
+    """True if ``result`` (of :func:`outcome`) records a run whose training diverged."""
+    return "diverged" in result
+
+
+def outcome(run: Run) -> dict:
+    """:func:`fit` of ``run``, or, if its loss becomes NaN or infinite, the record
+    ``{"diverged": <where and why>, "val_acc": -inf}`` instead of an error; the record is cached
+    too, so a run that diverged is not trained again. For settings under which training may
+    diverge (a reading of the paper: that it diverges is a finding to report, not a crash);
+    :func:`~afm.lab.runs.best_on_validation` never prefers such a run to one that trained.
+
+    Example::
+
+        result = outcome(run)
+        if diverged(result):
+            print(result["diverged"])     # the step at which the loss became non-finite
+    """
+    key = asdict(run)
+    if is_cached(DIVERGED, key):
+        return cached(DIVERGED, key, lambda: _attempt(run))  # unreadable record: run it again
+    result = _attempt(run)
+    return cached(DIVERGED, key, lambda: result) if diverged(result) else result
+
+
+def _attempt(run: Run) -> dict:
+    try:
+        return fit(run)
+    except FloatingPointError as error:
+        return {"diverged": str(error), "val_acc": float("-inf")}
+
+
+def _outcome_task(run: Run) -> None:
+    outcome(run)
+
+
+def outcomes(runs: Sequence[Run], jobs: int | None = None, scheduler=None) -> list[dict]:
+    """:func:`outcome` of every run, in order; the ones not yet cached (trained or diverged) are
+    run in parallel first (:func:`afm.lab.sweep.run_many`; ``jobs``/``scheduler`` as there)."""
+    runs = list(runs)
+    todo = [r for r in dict.fromkeys(runs)
+            if not (is_cached("run", asdict(r)) or is_cached(DIVERGED, asdict(r)))]
+    if todo:
+        run_many(_outcome_task, [(r,) for r in todo], jobs=jobs, scheduler=scheduler,
+                 desc=f"{len(todo)} training runs")
+    return [outcome(r) for r in runs]
 
 
 def trained(run: Run) -> nn.Module:

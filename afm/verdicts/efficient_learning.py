@@ -117,9 +117,16 @@ def random_worse(gap_at_20, *, profile: str | None = None) -> Claim:
                       details={"gap_at_20": gap})
 
 
+def _minus_sgd(measure: dict, variant: str) -> np.ndarray:
+    """``measure[variant] − measure["sgd"]`` per seed; NaN where both are +inf (both diverged:
+    neither is lower, so no comparison holds)."""
+    with np.errstate(invalid="ignore"):
+        return np.asarray(measure[variant], float) - np.asarray(measure["sgd"], float)
+
+
 def _lower_and_smoother(final_loss, tv_relative, variant: str, sign: int) -> tuple[str, dict]:
-    loss = sign * (np.asarray(final_loss[variant]) - np.asarray(final_loss["sgd"])) < 0
-    tv = sign * (np.asarray(tv_relative[variant]) - np.asarray(tv_relative["sgd"])) < 0
+    loss = sign * _minus_sgd(final_loss, variant) < 0
+    tv = sign * _minus_sgd(tv_relative, variant) < 0
     both = loss & tv
     verdict = ("reproduced" if both.all() else
                "partly" if loss.all() or tv.all() or both.any() else "not reproduced")
@@ -133,10 +140,12 @@ def convergence(final_loss: dict, tv_relative: dict, *, profile: str | None = No
     Rule: final loss lower *and* relative TV lower than sgd's, in every seed (reproduced); one
     of the two in every seed, or both in some seed (partly). Relative, not absolute, TV: the
     absolute TV grows with the loss level, so a network with a higher loss would look rougher
-    for that reason alone.
+    for that reason alone. A network whose training diverged has +inf for both (it is lower
+    than no network, and higher than any that trained; two diverged networks compare as
+    neither).
     """
     verdict, holds = _lower_and_smoother(final_loss, tv_relative, "forgetting", +1)
-    d = np.asarray(final_loss["forgetting"]) - np.asarray(final_loss["sgd"])
+    d = _minus_sgd(final_loss, "forgetting")
     return make_claim(CLAIMS, CHAPTER, "fig3c-convergence",
                       "final-epoch training loss, forgetting layer minus sgd; relative total "
                       "variation of the per-batch loss in details", d, verdict, profile=profile,
@@ -152,7 +161,7 @@ def without_losses(final_loss: dict, tv_relative: dict, *, profile: str | None =
     :func:`convergence`.
     """
     verdict, holds = _lower_and_smoother(final_loss, tv_relative, "forgetting*", -1)
-    d = np.asarray(final_loss["forgetting*"]) - np.asarray(final_loss["sgd"])
+    d = _minus_sgd(final_loss, "forgetting*")
     return make_claim(CLAIMS, CHAPTER, "fig3c-without-losses",
                       "final-epoch training loss, forgetting layer* minus sgd; relative total "
                       "variation difference in details", d, verdict, profile=profile,

@@ -99,7 +99,7 @@ def vgg_seeds(profile: str) -> list[int]:
 from afm.experiments.efficient_learning.structure import (  # noqa: E402
     choose_mlp, method_of, mlp_grid, mlp_spec, prepare_mlp, structure_adaptive, summarise_3a)
 from afm.experiments.efficient_learning.pruning import (  # noqa: E402
-    choose_vgg, convergence, obd_iterative, prepare_vgg, pruning_curves, smallest_kept,
+    choose_vgg, convergence, curve_of, obd_iterative, prepare_vgg, pruning_curves, smallest_kept,
     total_variation, variant_of, vgg_spec, vgg_specs)
 
 

@@ -17,7 +17,7 @@ from afm.baselines.pruning import (apply_masks, fine_tune, keep_top, keep_top_pe
 from afm.experiments.efficient_learning import RULES, TOLERANCE, VARIANTS, settings, vgg_seeds
 from afm.importance import activation_importance, neuron_importance
 from afm.lab.cache import cached
-from afm.lab.runs import Run, best_on_validation, fit, fit_all
+from afm.lab.runs import Run, best_on_validation, diverged, fit, fit_all, outcome
 from afm.models import excitatory_of
 from afm.train import TrainConfig, evaluate, loader
 
@@ -89,31 +89,47 @@ def total_variation(losses) -> float:
     return float(np.abs(np.diff(a)).mean())
 
 
-def convergence(profile: str, seed: int = 0) -> dict:
+def convergence(profile: str, seed: int = 0, specs: dict[str, Run] | None = None) -> dict:
     """Fig. 3c for one seed: the training loss (task cross-entropy, without the regularisers)
     of the three networks, per batch and per epoch, and its total variation.
 
+    Args:
+        specs: ``{variant: Run}`` of the three networks (default :func:`vgg_specs`; the
+            readings of Fig. 3c give the same networks trained under a reading).
+
     Returns:
-        ``{"lam", "beta", "steps_per_epoch", "runs": {variant: {"batch_loss" (T,),
-        "epoch_loss" (epochs,), "val_curve", "test_acc", "tv", "tv_relative",
-        "final_loss", "mean_loss", "parameters"}}}``.
+        ``{"lam", "beta", "steps_per_epoch", "runs": {variant: curve_of(...)}}``
+        (:func:`curve_of`; a network whose training diverged is recorded, not an error).
     """
-    specs = vgg_specs(profile, seed)
-    out = {"lam": specs["forgetting"].lam, "beta": specs["forgetting"].beta, "runs": {}}
-    for variant, spec in specs.items():
-        r = fit(spec)
-        history = r["history"]
-        bl = np.array(history["batch_loss"])
-        out["steps_per_epoch"] = len(bl) // max(1, spec.train.epochs)
-        out["runs"][variant] = {
-            "batch_loss": bl, "epoch_loss": np.array(history["loss"]),
-            "val_curve": np.array(history["eval_acc"]), "test_acc": r["test_acc"],
+    specs = vgg_specs(profile, seed) if specs is None else specs
+    runs = {variant: curve_of(spec, outcome(spec)) for variant, spec in specs.items()}
+    steps = [len(r["batch_loss"]) // max(1, specs[v].train.epochs) for v, r in runs.items()
+             if not r["diverged"]]
+    return {"lam": specs["forgetting"].lam, "beta": specs["forgetting"].beta,
+            "steps_per_epoch": steps[0] if steps else None, "runs": runs}
+
+
+def curve_of(spec: Run, result: dict) -> dict:
+    """Fig. 3c's measures of one trained network (``result`` of :func:`~afm.lab.runs.outcome`):
+    ``batch_loss`` (T,), ``epoch_loss`` (epochs,), ``val_curve``, ``test_acc``, ``tv``,
+    ``tv_relative``, ``final_loss``, ``mean_loss``, ``parameters`` and ``diverged`` (False, or
+    where and why the loss became non-finite). A diverged network has no curve; its final loss
+    and total variations are +inf, so it never counts as lower or smoother than one that trained.
+    """
+    if diverged(result):
+        inf = float("inf")
+        return {"diverged": result["diverged"], "batch_loss": np.array([]), "epoch_loss": np.array([]),
+                "val_curve": np.array([]), "test_acc": float("nan"), "tv": inf, "tv_relative": inf,
+                "final_loss": inf, "mean_loss": inf, "parameters": None}
+    history = result["history"]
+    bl = np.array(history["batch_loss"])
+    return {"diverged": False, "batch_loss": bl, "epoch_loss": np.array(history["loss"]),
+            "val_curve": np.array(history["eval_acc"]), "test_acc": result["test_acc"],
             "tv": total_variation(bl), "tv_relative": total_variation(bl) / float(bl.mean()),
             "final_loss": float(history["loss"][-1]), "mean_loss": float(np.mean(history["loss"])),
-            "parameters": int(sum(v.numel() for k, v in r["state_dict"].items()
+            "parameters": int(sum(v.numel() for k, v in result["state_dict"].items()
                                   if not k.endswith(("running_mean", "running_var",
                                                      "num_batches_tracked"))))}
-    return out
 
 
 # --- Fig. 3b: pruning the trained VGG-9 ---------------------------------------------------------
