@@ -64,3 +64,21 @@ def test_relative_tv_is_scale_free():
     rel = lambda c: total_variation(c) / c.mean()  # noqa: E731
     assert total_variation(2 * base) == 2 * total_variation(base)
     assert np.isclose(rel(2 * base), rel(base))
+
+
+def test_convergence_needs_a_network_that_learned():
+    """Hand-made: at the chance plateau (ln 10 ≈ 2.3026) the complete layer's loss is lower by
+    0.0005 and its curve flatter, in every seed; neither network learned, so the claim is not
+    reproduced. If sgd alone stays at chance, the layer that trained is lower (the claim holds
+    on loss); a diverged sgd (+inf) is no different."""
+    plateau = {"sgd": [2.3030, 2.3031], "forgetting*": [2.3029, 2.3035], "forgetting": [2.3025, 2.3026]}
+    flat = {"sgd": [0.002, 0.002], "forgetting*": [0.003, 0.001], "forgetting": [0.001, 0.001]}
+    assert v.learned_nothing(plateau["forgetting"]).all()
+    assert v.convergence(plateau, flat, **P).verdict == "not reproduced"
+    assert v.without_losses(plateau, flat, **P).verdict == "not reproduced"
+    learned = {**plateau, "forgetting": [1.5, 1.6]}
+    rough = {**flat, "forgetting": [0.04, 0.04]}
+    assert v.convergence(learned, rough, **P).verdict == "partly"      # lower, not smoother
+    assert v.convergence(learned, {**flat, "forgetting": [0.001, 0.0005]}, **P).verdict == "reproduced"
+    diverged = {**learned, "sgd": [float("inf")] * 2}
+    assert v.convergence(diverged, {**rough, "sgd": [float("inf")] * 2}, **P).verdict == "reproduced"
