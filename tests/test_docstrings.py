@@ -24,7 +24,7 @@ MODULES = sorted(m.name for m in pkgutil.walk_packages(afm.__path__, "afm.")
 # Their examples need the MNIST files, so they are literal blocks ("Example::"), not doctests;
 # tests/test_data.py runs these functions on the real files.
 NEEDS_DATA = {"afm.data.load_dataset", "afm.data.permuted_mnist", "afm.lab.runs.fit",
-              "afm.lab.runs.fit_all"}
+              "afm.lab.runs.fit_all", "afm.lab.runs.outcome", "afm.lab.runs.outcomes"}
 
 
 def _resolve(dotted: str):

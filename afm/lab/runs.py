@@ -290,7 +290,14 @@ def _outcome_task(run: Run) -> None:
 
 def outcomes(runs: Sequence[Run], jobs: int | None = None, scheduler=None) -> list[dict]:
     """:func:`outcome` of every run, in order; the ones not yet cached (trained or diverged) are
-    run in parallel first (:func:`afm.lab.sweep.run_many`; ``jobs``/``scheduler`` as there)."""
+    run in parallel first (:func:`afm.lab.sweep.run_many`; ``jobs``/``scheduler`` as there).
+
+    Example::
+
+        grid = [replace(run, train=replace(run.train, lr=lr)) for lr in (0.01, 0.1, 10.0)]
+        results = outcomes(grid, jobs=3)          # lr = 10 may diverge: a record, not an error
+        chosen = grid[best_on_validation(results)]
+    """
     runs = list(runs)
     todo = [r for r in dict.fromkeys(runs)
             if not (is_cached("run", asdict(r)) or is_cached(DIVERGED, asdict(r)))]
