@@ -217,7 +217,7 @@ def _runs_of(figure_id: str):
             "2b": (rm.FIG2B_CLAIMS, fig2a_grid, lambda *a: [fig2a_spec(*a)]),
             "2c": (rc.FIG2C_CLAIMS, rc.cnn_grid, lambda *a: [rc.fig2c_spec(*a)]),
             "3a": (rf.FIG3A_CLAIMS, rf.fig3a_grid, rf.fig3a_specs),
-            "3b": (rf.FIG3B_CLAIMS, rf.fig3b_grid, lambda *a: [rf.fig3b_spec(*a)])}[figure_id]
+            "3b": (rf.FIG3B_CLAIMS, rf.vgg_grid, lambda *a: [rf.fig3b_spec(*a)])}[figure_id]
 
 
 def prefit(figure_id: str, profile: str, seeds: list[int], jobs: int | None = None) -> int:

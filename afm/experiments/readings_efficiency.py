@@ -93,16 +93,17 @@ def fig3a_claims(results_by_seed: dict, profile: str) -> list[Claim]:
 FIG3B_CLAIMS = ("fig3b-few-parameters", "fig3b-random-worse")
 
 
-def fig3b_grid(profile: str, reading: dict) -> list:
-    """The chapter's ``vgg_lams`` (seed 0) trained under ``reading``; ``[]`` if it fixes λ."""
+def vgg_grid(profile: str, reading: dict) -> list:
+    """The chapter's λ grid of the complete VGG-9, ``vgg_lams`` (seed 0), trained under ``reading``,
+    from which Fig. 3b and 3c choose λ; ``[]`` if the reading fixes λ."""
     return grid_under(reading, [el.vgg_spec(profile, "forgetting", 0, lam)
                                 for lam in el.settings(profile)["vgg_lams"]])
 
 
 def fig3b_spec(profile: str, seed: int, reading: dict):
     """The complete VGG-9 of Fig. 3b trained under ``reading``: λ fixed by the reading, or the
-    best on validation among :func:`fig3b_grid`."""
-    lam, _ = lam_beta_under(reading, fig3b_grid(profile, reading))
+    best on validation among :func:`vgg_grid`."""
+    lam, _ = lam_beta_under(reading, vgg_grid(profile, reading))
     return apply_reading(el.vgg_spec(profile, "forgetting", int(seed), lam), reading)
 
 
@@ -191,9 +192,9 @@ FIG3C_CLAIMS = ("fig3c-convergence", "fig3c-without-losses")
 
 def fig3c_lam(profile: str, reading: dict) -> float:
     """λ of Fig. 3c's complete layer under ``reading``: the best on validation among the
-    chapter's ``vgg_lams`` (seed 0, :func:`fig3b_grid`) trained under it. A candidate whose
+    chapter's ``vgg_lams`` (seed 0, :func:`vgg_grid`) trained under it. A candidate whose
     training diverged is never preferred to one that trained; if all diverged, the first."""
-    grid = fig3b_grid(profile, reading)
+    grid = vgg_grid(profile, reading)
     return grid[best_on_validation(outcomes(grid))].lam
 
 
@@ -209,7 +210,7 @@ def prepare_fig3c(profile: str, seeds, jobs: int | None = None, scheduler=None) 
     the default (which the figure trains): the λ grid of each reading, then its three networks
     for each seed. Afterwards :func:`fig3c_under` only reads the cache."""
     readings = [r for r in readings_of(FIG3C_CLAIMS) if not is_default(r)]
-    outcomes([spec for r in readings for spec in fig3b_grid(profile, r)], jobs, scheduler)
+    outcomes([spec for r in readings for spec in vgg_grid(profile, r)], jobs, scheduler)
     outcomes([spec for r in readings for seed in seeds for spec in fig3c_specs(profile, seed, r).values()],
              jobs, scheduler)
 
